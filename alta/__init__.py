@@ -1,0 +1,23 @@
+"""alta: compile symbolic programs into Transformer weights (ALTA, arXiv 2410.18077).
+
+`import alta` loads numpy, networkx and attrs only; backends import their frameworks lazily.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alta import lang
+from alta.errors import AltaError
+from alta.interpreter import interpret
+from alta.ir.symbolic import Program
+
+__all__ = ["AltaError", "Program", "compile", "interpret", "lang"]
+__version__ = "0.1.0"
+
+
+def compile(program: Program, backend: str = "numpy", **kwargs: Any) -> Any:  # noqa: A001
+    """Compile `program` into a Transformer; see `alta.compiler.compile`."""
+    from alta import compiler
+
+    return compiler.compile(program, backend=backend, **kwargs)

@@ -1,0 +1,105 @@
+"""The reference executor of IR3, in numpy. Other backends are checked against it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import numpy as np
+
+from alta.backends import base
+from alta.ir import dense
+
+
+class NumpyBackend(base.Backend):
+    name = "numpy"
+
+    def build(
+        self, module: dense.Module, *, dtype: str = "float32", device: str | None = None,
+        **options: Any,
+    ) -> NumpyExecutor:
+        if device not in (None, "cpu"):
+            raise base.BackendError(f"the numpy backend runs on the CPU only, not '{device}'")
+        if options:
+            raise base.BackendError(f"numpy backend: unknown options {sorted(options)}")
+        weights = {k: np.asarray(v, dtype=dtype) for k, v in module.weights.items()}
+        return NumpyExecutor(module, weights, np.dtype(dtype))
+
+
+@attrs.frozen
+class NumpyExecutor:
+    module: dense.Module
+    weights: dict[str, np.ndarray]
+    dtype: np.dtype
+
+    def embed(self, tokens: np.ndarray) -> np.ndarray:
+        w = self.weights
+        x = w[self.module.embed.tokens][tokens]
+        if self.module.embed.positions is not None:
+            x = x + w[self.module.embed.positions][None, : tokens.shape[1]]
+        return x
+
+    def layer(self, x: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        w, loop = self.weights, self.module.loop
+        n = x.shape[1]
+        update = np.zeros_like(x)
+        for head in loop.attention.heads:
+            q = x @ w[head.wq] + w[head.bq]
+            k = x @ w[head.wk] + w[head.bk]
+            v = x @ w[head.wv] + w[head.bv]
+            logits = q @ k.transpose(0, 2, 1)
+            allowed = valid[:, None, :]
+            if head.offsets is not None:
+                offset = np.arange(n)[None, :] - np.arange(n)[:, None]
+                allowed = allowed & np.isin(offset, head.offsets)[None]
+            logits = np.where(allowed, logits, -np.inf)
+            null = self.dtype.type(head.null_logit)
+            top = np.maximum(logits.max(axis=2, initial=-np.inf), null)
+            weights = np.exp(logits - top[..., None])
+            total = weights.sum(axis=2) + np.exp(null - top)
+            update = update + ((weights @ v) / total[..., None]) @ w[head.wo]
+        x = x + update
+        h = x
+        for layer in loop.mlp.layers:
+            h = h @ w[layer.w] + w[layer.b]
+            if layer.act == dense.CLIPPED_RELU:
+                h = np.clip(h, 0.0, 1.0)
+        return x + h
+
+    def halted(self, x: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        test = self.module.loop.halt
+        if test is None:
+            return np.zeros(x.shape[0], dtype=bool)
+        return ((x[..., test.dim] > 0.5) | ~valid).all(axis=1)
+
+    def run(
+        self, tokens: np.ndarray, lengths: np.ndarray, max_layers: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        valid = np.arange(tokens.shape[1])[None, :] < lengths[:, None]
+        x = self.embed(tokens)
+        layers = np.zeros(len(tokens), dtype=np.int64)
+        active = np.ones(len(tokens), dtype=bool)
+        for _ in range(max_layers):
+            idx = np.flatnonzero(active)
+            if not len(idx):
+                break
+            x_new = self.layer(x[idx], valid[idx])
+            x[idx] = x_new
+            layers[idx] += 1
+            active[idx[self.halted(x_new, valid[idx])]] = False
+        return x, layers
+
+    def residuals(self, tokens: np.ndarray, lengths: np.ndarray, layers: int) -> np.ndarray:
+        valid = np.arange(tokens.shape[1])[None, :] < lengths[:, None]
+        x = self.embed(tokens)
+        out = [x]
+        active = np.ones(len(tokens), dtype=bool)
+        for _ in range(layers):
+            x = x.copy()
+            idx = np.flatnonzero(active)
+            if len(idx):
+                x_new = self.layer(x[idx], valid[idx])
+                x[idx] = x_new
+                active[idx[self.halted(x_new, valid[idx])]] = False
+            out.append(x)
+        return np.stack(out)

@@ -1,0 +1,57 @@
+"""`alta.compile`: run a pass pipeline from IR1 to IR3, then hand IR3 to a backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import numpy as np
+
+from alta import passes
+from alta.backends import base
+from alta.compiled import CompiledModel
+from alta.errors import CompileError
+from alta.ir import dense, sparse, symbolic
+
+
+def compile(  # noqa: A001 - the public name
+    program: symbolic.Program,
+    backend: str = "numpy",
+    pipeline: str = "default",
+    max_layers: int | None = None,
+    device: str | None = None,
+    dtype: str = "float32",
+    instrument: Any = None,
+    **backend_options: Any,
+) -> CompiledModel:
+    """Compile `program` through `pipeline` and build it with `backend`."""
+    text = passes.DEFAULT_PIPELINE if pipeline == "default" else pipeline
+    stages = passes.run_pipeline(program, text, instrument=instrument)
+    module = stages[-1]
+    if not isinstance(module, dense.Module):
+        raise CompileError(f"pipeline '{text}' ends at {module.level}, not at the dense IR")
+    if max_layers is not None:
+        module = attrs.evolve(module, loop=attrs.evolve(module.loop, max_layers=max_layers))
+    sparse_ir = next((m for m in reversed(stages) if isinstance(m, sparse.Module)), None)
+    executor = base.get(backend).build(module, dtype=dtype, device=device, **backend_options)
+    return CompiledModel(
+        ir=module,
+        backend=backend,
+        executor=executor,
+        stats=statistics(module, sparse_ir),
+        max_layers=module.loop.max_layers,
+        sparse_ir=sparse_ir,
+    )
+
+
+def statistics(module: dense.Module, sparse_ir: sparse.Module | None) -> dict[str, Any]:
+    """Model sizes: rules, d_model, MLP widths, heads, parameters and nonzeros."""
+    arrays = list(module.weights.values())
+    return {
+        "rules": None if sparse_ir is None else len(sparse_ir.rules),
+        "d_model": module.d_model,
+        "mlp_widths": list(module.mlp_widths),
+        "heads": len(module.loop.attention.heads),
+        "params": int(sum(a.size for a in arrays)),
+        "nonzeros": int(sum(np.count_nonzero(a) for a in arrays)),
+    }

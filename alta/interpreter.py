@@ -1,0 +1,253 @@
+"""The reference interpreter: the semantics of DESIGN §4, batched with numpy. The oracle.
+
+One layer is attention (every head reads the pre-attention state), then the MLP (every
+write applied at once), then every head output is cleared to None. A sequence halts when
+every position holds `halt_var == halt_value`; a halted sequence is frozen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from alta import interpreter_mlp as mlp
+from alta import interpreter_state as st
+from alta.errors import InterpreterError, UndefinedBehaviourError
+from alta.ir import symbolic
+
+#: Without max_layers, a program that neither halts nor reaches a fixed point stops here.
+UNBOUNDED_LAYER_CAP = 100_000
+
+
+@attrs.frozen
+class RunResult:
+    """Outputs (decoded, one list per sequence), layers run per sequence, the final state."""
+
+    outputs: list[list[Any]]
+    layers: np.ndarray
+    state: dict[str, np.ndarray]
+    lengths: np.ndarray
+
+
+def interpret(
+    program: symbolic.Program,
+    inputs: Sequence[Any],
+    max_layers: int | None = None,
+    *,
+    strict: bool = False,
+) -> list[Any]:
+    """Run `program` on one sequence (a list of ints) or a batch (a list of lists)."""
+    single = is_single(inputs)
+    result = run(program, [list(inputs)] if single else [list(s) for s in inputs],
+                 max_layers, strict=strict)
+    return result.outputs[0] if single else result.outputs
+
+
+def is_single(inputs: Sequence[Any]) -> bool:
+    """A list of ints (or an empty list) is one sequence; a list of lists is a batch."""
+    if isinstance(inputs, np.ndarray):
+        return inputs.ndim == 1
+    return len(inputs) == 0 or not isinstance(inputs[0], Sequence | np.ndarray)
+
+
+def run(
+    program: symbolic.Program,
+    inputs: list[list[int]],
+    max_layers: int | None = None,
+    *,
+    strict: bool = False,
+) -> RunResult:
+    """Run a batch; see `interpret`. Returns outputs, per-sequence layer counts and state."""
+    if max_layers is None and program.halt is None:
+        raise InterpreterError(
+            f"program '{program.name}' has no halt spec: pass max_layers=N to say how many "
+            "layers to run"
+        )
+    if max_layers is not None and max_layers < 0:
+        raise InterpreterError(f"max_layers must be >= 0, got {max_layers}")
+    tokens, valid = st.pad_inputs(program, inputs)
+    state = st.initial_state(program, tokens, valid)
+    rules = mlp.RuleTable(program) if isinstance(program.mlp, symbolic.RulesMLP) else None
+    batch = len(inputs)
+    layers = np.zeros(batch, dtype=np.int64)
+    active = np.ones(batch, dtype=bool)
+    limit = UNBOUNDED_LAYER_CAP if max_layers is None else max_layers
+    layer = 0
+    while active.any() and layer < limit:
+        idx = np.flatnonzero(active)
+        sub = {n: a[idx] for n, a in state.items()}
+        new = run_layer(program, sub, valid[idx], layer, strict, rules, idx)
+        layer += 1
+        layers[idx] = layer
+        halted = _halted(program, new, valid[idx])
+        unchanged = _unchanged(program, sub, new)
+        for n in state:
+            state[n][idx] = new[n]
+        if program.halt is not None and max_layers is None and (unchanged & ~halted).any():
+            b = int(idx[np.flatnonzero(unchanged & ~halted)[0]])
+            raise InterpreterError(
+                f"sequence {b} of program '{program.name}' reached a fixed point after "
+                f"{layer} layers without halting; pass max_layers=N to stop it there"
+            )
+        active[idx[halted]] = False
+        frozen = idx[unchanged & ~halted]  # a fixed point: later layers change nothing
+        layers[frozen] = limit
+        active[frozen] = False
+    if active.any() and max_layers is None:
+        raise InterpreterError(
+            f"program '{program.name}' did not halt within {UNBOUNDED_LAYER_CAP} layers"
+        )
+    lengths = valid.sum(axis=1)
+    return RunResult(_decode_outputs(program, state, lengths), layers, state, lengths)
+
+
+def run_layer(
+    program: symbolic.Program,
+    state: dict[str, np.ndarray],
+    valid: np.ndarray,
+    layer: int,
+    strict: bool,
+    rules: mlp.RuleTable | None = None,
+    batch_index: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """One layer on a batch: attention, MLP, clearing. Returns the new state."""
+    if batch_index is None:
+        batch_index = np.arange(valid.shape[0])
+    after_attn = dict(state)
+    for head in program.heads:
+        after_attn[head.output] = attend(program, head, state, valid, layer, strict, batch_index)
+    where_b, where_i = np.nonzero(valid)
+    where = np.stack([batch_index[where_b], where_i], axis=1)
+    flat = {n: a[where_b, where_i] for n, a in after_attn.items()}
+    if strict:
+        _check_numerical_reads(program, flat, layer, where)
+    if rules is not None:
+        writes = rules.fire(flat, layer, where)
+    else:
+        writes = mlp.run_function(program, flat, layer, where)
+    new = {n: a.copy() for n, a in state.items()}
+    for name, (pos, values) in writes.items():
+        new[name][where_b[pos], where_i[pos]] = values
+    variables = program.vars
+    for name in program.head_outputs:
+        new[name] = np.full_like(state[name], st.none_of(variables[name]))
+    return new
+
+
+def attend(
+    program: symbolic.Program,
+    head: symbolic.Head,
+    state: dict[str, np.ndarray],
+    valid: np.ndarray,
+    layer: int,
+    strict: bool,
+    batch_index: np.ndarray,
+) -> np.ndarray:
+    """A head's output at every position: the selected value, their mean, or None."""
+    variables = program.vars
+    q, k, v = state[head.query], state[head.key], state[head.value]
+    if isinstance(variables[head.query], symbolic.SetVar):
+        hit = (q[:, :, None] >= 0) & (k[:, None, :] >= 0)
+        match = hit & ((q[:, :, None] >> np.maximum(k, 0)[:, None, :]) & 1).astype(bool)
+    else:
+        match = (q[:, :, None] == k[:, None, :]) & (k[:, None, :] >= 0)
+    match &= valid[:, None, :]
+    n = valid.shape[1]
+    if head.relative_position_mask:
+        offset = np.arange(n)[None, :] - np.arange(n)[:, None]
+        match &= np.isin(offset, sorted(head.relative_position_mask))[None]
+    count = match.sum(axis=2)
+    if strict:
+        _check_attention(program, head, q, v, match, count, valid, layer, batch_index)
+    out_var = variables[head.output]
+    if isinstance(out_var, symbolic.CategoricalVar):
+        picked = np.take_along_axis(v, match.argmax(axis=2), axis=1)
+        out = np.where(count == 1, picked, st.NONE_INT)
+    else:
+        total = np.where(match, v[:, None, :], 0.0).sum(axis=2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return np.where(valid, out, st.none_of(out_var))
+
+
+def _check_attention(
+    program: symbolic.Program,
+    head: symbolic.Head,
+    q: np.ndarray,
+    v: np.ndarray,
+    match: np.ndarray,
+    count: np.ndarray,
+    valid: np.ndarray,
+    layer: int,
+    batch_index: np.ndarray,
+) -> None:
+    variables = program.vars
+    problems = []
+    bad_query = st.is_none(variables[head.query], q) & valid
+    if bad_query.any():
+        problems.append((bad_query, f"query '{head.query}' is None"))
+    if isinstance(variables[head.output], symbolic.CategoricalVar):
+        problems.append((valid & (count > 1), "more than one position matches"))
+    else:
+        none_value = (match & np.isnan(v)[:, None, :]).any(axis=2) & valid
+        problems.append((none_value, f"a selected value of '{head.value}' is None"))
+    for mask, why in problems:
+        if mask.any():
+            b, i = np.argwhere(mask)[0]
+            raise UndefinedBehaviourError(
+                f"layer {layer}, head '{head.output}', sequence {int(batch_index[b])}, "
+                f"position {int(i)}: {why}"
+            )
+
+
+def _check_numerical_reads(
+    program: symbolic.Program, flat: dict[str, np.ndarray], layer: int, where: np.ndarray
+) -> None:
+    """Numbers the MLP reads must sit on one of their values, far from bucket edges."""
+    for name, var in program.variables:
+        if not isinstance(var, symbolic.NumericalVar) or not var.values:
+            continue
+        x = flat[name]
+        values = np.asarray(var.values)
+        near = np.isclose(x[:, None], values[None, :], rtol=1e-9, atol=1e-12).any(axis=1)
+        off = ~near & ~np.isnan(x)
+        if off.any():
+            j = int(np.flatnonzero(off)[0])
+            raise UndefinedBehaviourError(
+                f"layer {layer}: numerical '{name}' = {x[j]!r} at sequence {int(where[j][0])}, "
+                f"position {int(where[j][1])} is not one of its values; compiled models read "
+                "it by bucket"
+            )
+
+
+def _halted(program: symbolic.Program, state: dict[str, np.ndarray], valid: np.ndarray) -> np.ndarray:
+    if program.halt is None:
+        return np.zeros(valid.shape[0], dtype=bool)
+    ok = (state[program.halt.var] == program.halt.value) | ~valid
+    return ok.all(axis=1)
+
+
+def _unchanged(
+    program: symbolic.Program, old: dict[str, np.ndarray], new: dict[str, np.ndarray]
+) -> np.ndarray:
+    same = np.ones(next(iter(old.values())).shape[0], dtype=bool)
+    for name, var in program.variables:
+        if isinstance(var, symbolic.NumericalVar):
+            eq = (old[name] == new[name]) | (np.isnan(old[name]) & np.isnan(new[name]))
+        else:
+            eq = old[name] == new[name]
+        same &= eq.all(axis=1)
+    return same
+
+
+def _decode_outputs(
+    program: symbolic.Program, state: dict[str, np.ndarray], lengths: np.ndarray
+) -> list[list[Any]]:
+    var = program.vars[program.output]
+    arr = state[program.output]
+    if isinstance(var, symbolic.CategoricalVar):
+        return [[None if x < 0 else x for x in row[:n].tolist()] for row, n in zip(arr, lengths, strict=True)]
+    return [[st.decode(var, x) for x in row[:n]] for row, n in zip(arr, lengths, strict=True)]

@@ -1,0 +1,175 @@
+"""IR3, the dense tensor graph: a residual layout and typed ops over named numpy weights.
+
+Every backend executes exactly this, with the weights under the same names:
+
+    x = E_tok[tokens] + E_pos[positions]                      (embed; E_pos may be absent)
+    repeat (at most max_layers times; a halted sequence is frozen):
+        for every head h, in parallel on the same x:
+            q = x Wq + bq;  k = x Wk + bk;  v = x Wv + bv
+            s_ij = q_i . k_j  where key j is a real position and (offsets is None or
+                                j - i in offsets), else -inf
+            a_i = sum_j softmax_j([s_i, null_logit])_j v_j     (the null slot has value 0)
+        x = x + sum_h a Wo
+        h = x;  for each MLP layer: h = act(h W + b)   (clipped_relu = min(1, max(0, .)))
+        x = x + h                                        (the last layer is linear)
+        a sequence halts when x[..., halt.dim] > 0.5 at every real position
+    output = decode(x[..., readout slot])
+
+Weights are float64 here; backends cast them to the model's dtype.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+
+from alta.ir import sparse
+
+CLIPPED_RELU, LINEAR = "clipped_relu", "linear"
+
+
+@attrs.frozen
+class Slot:
+    """A variable's dims in the residual stream; `values[k]` is what dim start+k stands for.
+
+    Categorical: one dim per value (one-hot; all zero = None). Set: one dim per member
+    (multi-hot). Numerical: ("value",) or ("value", "defined"), the flag 0 meaning None.
+    """
+
+    var: str
+    kind: str
+    start: int
+    values: tuple[Any, ...]
+
+    @property
+    def width(self) -> int:
+        return len(self.values)
+
+    @property
+    def stop(self) -> int:
+        return self.start + self.width
+
+    def dim(self, value: Any) -> int:
+        return self.start + self.values.index(value)
+
+
+@attrs.frozen
+class Embed:
+    tokens: str  # [input_range, d_model]
+    positions: str | None  # [position_range, d_model]
+
+
+@attrs.frozen
+class Head:
+    """One head; weight names: wq/wk [d, k], bq/bk [k], wv [d, v], bv [v], wo [v, d]."""
+
+    name: str
+    wq: str
+    bq: str
+    wk: str
+    bk: str
+    wv: str
+    bv: str
+    wo: str
+    offsets: tuple[int, ...] | None
+    null_logit: float
+
+
+@attrs.frozen
+class Attention:
+    heads: tuple[Head, ...]
+
+
+@attrs.frozen
+class MLPLayer:
+    w: str  # [in, out]
+    b: str  # [out]
+    act: str
+
+
+@attrs.frozen
+class MLP:
+    layers: tuple[MLPLayer, ...]
+
+
+@attrs.frozen
+class HaltTest:
+    dim: int
+
+
+@attrs.frozen
+class Loop:
+    attention: Attention
+    mlp: MLP
+    halt: HaltTest | None
+    max_layers: int | None
+
+
+@attrs.frozen
+class Readout:
+    slot: Slot
+
+
+@attrs.frozen(eq=False)
+class Module:
+    name: str
+    d_model: int
+    layout: tuple[Slot, ...]
+    weights: Mapping[str, np.ndarray] = attrs.field(converter=lambda d: _Weights(d))
+    embed: Embed
+    loop: Loop
+    readout: Readout
+    input_range: int
+    position_range: int | None
+    level: str = "dense"
+
+    def slot(self, var: str) -> Slot:
+        for slot in self.layout:
+            if slot.var == var:
+                return slot
+        raise KeyError(var)
+
+    @property
+    def mlp_widths(self) -> tuple[int, ...]:
+        return tuple(self.weights[layer.w].shape[1] for layer in self.loop.mlp.layers[:-1])
+
+    def __str__(self) -> str:
+        from alta.ir import dense_printer
+
+        return dense_printer.print_dense(self)
+
+
+class _Weights(dict):  # type: ignore[type-arg]
+    """Weights, read-only: arrays are marked non-writeable and the mapping refuses updates."""
+
+    def __init__(self, data: Mapping[str, np.ndarray]) -> None:
+        super().__init__()
+        for name in data:
+            arr = np.array(data[name], dtype=np.float64)
+            arr.setflags(write=False)
+            dict.__setitem__(self, name, arr)
+
+    def _readonly(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("dense.Module.weights is immutable; use attrs.evolve")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+
+
+def decode(slot: Slot, x: np.ndarray) -> np.ndarray:
+    """Decode a slot of residual vectors [..., d] into raw values (-1 / NaN for None)."""
+    part = x[..., slot.start : slot.stop]
+    if slot.kind == sparse.CATEGORICAL:
+        best = part.argmax(axis=-1)
+        values = np.asarray(slot.values, dtype=np.int64)[best]
+        return np.where(part.max(axis=-1, initial=0.0) > 0.5, values, -1)
+    if slot.kind == sparse.NUMERICAL:
+        value = part[..., 0].astype(np.float64)
+        if slot.width == 2:
+            value = np.where(part[..., 1] > 0.5, value, np.nan)
+        return value
+    bits = (part > 0.5).astype(np.int64)
+    weights = np.asarray([1 << m for m in slot.values], dtype=np.int64)
+    return bits @ weights

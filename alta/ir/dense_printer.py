@@ -1,0 +1,52 @@
+"""The text form of IR3: ops with weights shown as shape, nonzeros and a short digest."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from alta.ir import dense
+from alta.ir.printer import digest, fmt
+
+
+def weight(module: dense.Module, name: str) -> str:
+    arr = module.weights[name]
+    shape = ",".join(str(s) for s in arr.shape)
+    sha = digest(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
+    return f"@{name} : f64[{shape}] nnz={int(np.count_nonzero(arr))} sha={sha}"
+
+
+def print_dense(module: dense.Module) -> str:
+    loop = module.loop
+    widths = ", ".join(str(w) for w in module.mlp_widths)
+    lines = [
+        f"alta.dense @{module.name} (%tokens: i64[B,N]) -> {module.readout.slot.kind}[B,N] "
+        f"{{d_model = {module.d_model}, mlp = [{widths}]}} {{"
+    ]
+    for slot in module.layout:
+        values = ", ".join(fmt(v) for v in slot.values)
+        lines.append(f"  slot %{slot.var} : {slot.kind} [{slot.start}:{slot.stop}] {{{values}}}")
+    lines.append(f"  %x0 = embed %tokens {{tokens = {weight(module, module.embed.tokens)}}}")
+    if module.embed.positions is not None:
+        lines.append(f"        {{positions = {weight(module, module.embed.positions)}}}")
+    halt = "none" if loop.halt is None else f"dim {loop.halt.dim} > 0.5"
+    cap = "none" if loop.max_layers is None else str(loop.max_layers)
+    lines.append(f"  %x = loop %x0 {{max_layers = {cap}, halt = {halt}}} {{")
+    for head in loop.attention.heads:
+        offsets = "all" if head.offsets is None else "{" + ", ".join(map(str, head.offsets)) + "}"
+        lines.append(
+            f"    %a.{head.name} = attention %x {{offsets = {offsets}, null_logit = "
+            f"{head.null_logit!r}}}"
+        )
+        for role in ("wq", "bq", "wk", "bk", "wv", "bv", "wo"):
+            lines.append(f"      {role} = {weight(module, getattr(head, role))}")
+    lines.append("    %x = add %x, %a.*")
+    for i, layer in enumerate(loop.mlp.layers):
+        lines.append(
+            f"    %h{i} = {layer.act} {'%x' if i == 0 else f'%h{i - 1}'} "
+            f"{{w = {weight(module, layer.w)}, b = {weight(module, layer.b)}}}"
+        )
+    lines.append(f"    %x = add %x, %h{len(loop.mlp.layers) - 1}")
+    lines.append("  }")
+    lines.append(f"  %y = readout %x {{var = %{module.readout.slot.var}}}")
+    lines.append("}")
+    return "\n".join(lines)

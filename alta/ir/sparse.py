@@ -1,0 +1,149 @@
+"""IR2, the sparse rule/head graph: explicit value domains, heads, and `var in {...}` rules.
+
+Users write passes against `Module.variables` (name -> Variable, in layout order),
+`Module.heads` and `Module.rules`. Everything is immutable; update with `attrs.evolve`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeAlias
+
+import attrs
+import networkx as nx
+
+Value: TypeAlias = Any  # int, float or frozenset[int]; None means undefined
+
+CATEGORICAL, NUMERICAL, SET = "categorical", "numerical", "set"
+
+
+@attrs.frozen
+class Init:
+    """How a variable starts: a constant, or a table indexed by token or by position."""
+
+    source: str  # "const" | "token" | "position" | "head"
+    table: tuple[Value, ...]  # one entry for "const", none for "head"
+
+    def values(self) -> frozenset[Value]:
+        return frozenset(self.table)
+
+
+@attrs.frozen
+class Variable:
+    """A variable with its explicit domain. `nullable` when it can be None (undefined)."""
+
+    name: str
+    kind: str
+    values: tuple[Value, ...]  # categorical: ints; numerical: sorted floats; set: frozensets
+    init: Init
+    nullable: bool = False
+    range: int = 0  # categorical and set: the declared range (members of sets are below it)
+
+    @property
+    def is_head_output(self) -> bool:
+        return self.init.source == "head"
+
+
+@attrs.frozen
+class Head:
+    """Attention from `query` over `key`, reading `value` into `output` (see DESIGN §4)."""
+
+    output: str
+    query: str
+    key: str
+    value: str
+    mask: frozenset[int] = frozenset()  # allowed offsets j - i; empty = every position
+
+
+@attrs.frozen(order=True)
+class Atom:
+    """`var in values`. For numerical variables the values are bucket centres."""
+
+    var: str
+    values: frozenset[Value] = attrs.field(order=False)
+
+
+@attrs.frozen
+class Rule:
+    """When every atom holds, write `var := new`.
+
+    The old value of `var` is its atom, or any value when it has none. `dont_care_none`
+    marks rules derived from a Python function: a state where one of their atoms' variables
+    is None makes the interpreter raise, so such states may fire the rule or not.
+    """
+
+    atoms: tuple[Atom, ...]
+    var: str
+    new: Value
+    dont_care_none: bool = False
+
+    def atom(self, var: str) -> Atom | None:
+        for a in self.atoms:
+            if a.var == var:
+                return a
+        return None
+
+
+@attrs.frozen
+class Halt:
+    var: str
+    value: int
+
+
+@attrs.frozen
+class Module:
+    """A program in IR2. `clears` are the head outputs reset to None after every MLP."""
+
+    name: str
+    variables: Mapping[str, Variable] = attrs.field(converter=lambda d: _FrozenDict(d))
+    heads: tuple[Head, ...]
+    rules: tuple[Rule, ...]
+    output: str
+    input_range: int
+    position_range: int | None
+    halt: Halt | None
+    level: str = "sparse"
+
+    @property
+    def clears(self) -> tuple[str, ...]:
+        return tuple(h.output for h in self.heads)
+
+    def graph(self) -> nx.MultiDiGraph:
+        """Variables, heads and rules as nodes; edges from what is read to what is written."""
+        g = nx.MultiDiGraph()
+        for name in self.variables:
+            g.add_node(("var", name))
+        for head in self.heads:
+            node = ("head", head.output)
+            for role in ("query", "key", "value"):
+                g.add_edge(("var", getattr(head, role)), node, role=role)
+            g.add_edge(node, ("var", head.output), role="write")
+        for i, rule in enumerate(self.rules):
+            node = ("rule", i)
+            for atom in rule.atoms:
+                g.add_edge(("var", atom.var), node, role="read")
+            g.add_edge(node, ("var", rule.var), role="write")
+        return g
+
+    def __str__(self) -> str:
+        from alta.ir import printer
+
+        return printer.print_sparse(self)
+
+
+class _FrozenDict(dict):  # type: ignore[type-arg]
+    """An insertion-ordered dict that refuses mutation and hashes by content."""
+
+    def _readonly(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("sparse.Module.variables is immutable; use attrs.evolve")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(self.items()))
+
+
+def fmt_value(value: Value) -> str:
+    from alta.ir.symbolic import fmt_value as fmt
+
+    return "none" if value is None else fmt(value)

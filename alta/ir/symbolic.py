@@ -1,0 +1,240 @@
+"""IR1, the symbolic program: variables, attention heads, an MLP and a halting test.
+
+Everything here is immutable (`attrs.frozen`). The authoring API (`alta.lang`) builds these
+objects; the interpreter runs them; `lower-symbolic-to-sparse` turns them into IR2.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar, TypeAlias
+
+import attrs
+
+InitFn: TypeAlias = Callable[[int], Any] | None
+Value: TypeAlias = Any  # int (categorical), float (numerical), frozenset[int] (set) or None
+
+#: Name of the constant variable that `v_relative` heads use as query and key.
+RELATIVE_QK = "relative_qk"
+
+#: Sets are held as bitmasks in int64 arrays by the interpreter.
+MAX_SET_RANGE = 62
+
+
+@attrs.frozen
+class CategoricalVar:
+    """An int in [0, range), or None; one-hot in the residual stream."""
+
+    range: int
+    default: int | None = 0
+    input_init_fn: InitFn = attrs.field(default=None, eq=False)
+    position_init_fn: InitFn = attrs.field(default=None, eq=False)
+    kind: ClassVar[str] = "categorical"
+
+    def domain(self) -> tuple[Value, ...]:
+        return tuple(range(self.range))
+
+
+@attrs.frozen
+class NumericalVar:
+    """A float, or None; one residual dimension. Rules read it by bucket of `values`."""
+
+    values: tuple[float, ...] | None = None
+    default: float | None = 0.0
+    input_init_fn: InitFn = attrs.field(default=None, eq=False)
+    position_init_fn: InitFn = attrs.field(default=None, eq=False)
+    kind: ClassVar[str] = "numerical"
+
+    def domain(self) -> tuple[Value, ...]:
+        return tuple(self.values or ())
+
+
+@attrs.frozen
+class SetVar:
+    """A frozenset of ints below `range`, or None; multi-hot in the residual stream."""
+
+    range: int
+    values: tuple[frozenset[int], ...] | None = None
+    default: frozenset[int] | None = frozenset()
+    input_init_fn: InitFn = attrs.field(default=None, eq=False)
+    position_init_fn: InitFn = attrs.field(default=None, eq=False)
+    kind: ClassVar[str] = "set"
+
+    def domain(self) -> tuple[Value, ...]:
+        return tuple(self.values or ())
+
+
+Var: TypeAlias = CategoricalVar | NumericalVar | SetVar
+
+
+@attrs.frozen
+class Head:
+    """Attention: at each position, read `value` where `key` is in the query set.
+
+    The output variable `output` is categorical when `value` is, numerical when `value`
+    is; it lives for one layer (the MLP of that layer reads it, then it is cleared).
+    `relative_position_mask`, when not empty, keeps only positions j with j - i in it.
+    """
+
+    output: str
+    query: str
+    key: str
+    value: str
+    relative_position_mask: frozenset[int] = frozenset()
+
+
+@attrs.frozen
+class Halt:
+    """A sequence halts when every position holds `var == value`."""
+
+    var: str
+    value: int = 1
+
+
+@attrs.frozen
+class Rule:
+    """`lhs -> var: old -> new`. The lhs is a conjunction of `name == value` atoms.
+
+    Numerical atoms match by bucket; the atom on `var` itself always equals `old`.
+    """
+
+    lhs: tuple[tuple[str, Value], ...]
+    var: str
+    old: Value
+    new: Value
+
+    def __str__(self) -> str:
+        atoms = ", ".join(f"{n} == {_fmt(v)}" for n, v in self.lhs)
+        return f"{atoms} -> {self.var}: {_fmt(self.old)} -> {_fmt(self.new)}"
+
+
+@attrs.frozen
+class FunctionMLP:
+    """The MLP as a Python function `fn(z)` that reads `z[name]` and writes `z[name] = v`."""
+
+    fn: Callable[[Any], None] = attrs.field(eq=False)
+
+
+@attrs.frozen
+class RulesMLP:
+    """The MLP as explicit transition rules."""
+
+    rules: tuple[Rule, ...]
+
+
+MLP: TypeAlias = FunctionMLP | RulesMLP
+
+
+@attrs.frozen
+class Program:
+    """A symbolic program. `variables` holds every variable, head outputs included."""
+
+    name: str
+    variables: tuple[tuple[str, Var], ...]
+    heads: tuple[Head, ...]
+    mlp: MLP
+    output: str
+    input_range: int
+    position_range: int | None = None
+    halt: Halt | None = None
+
+    @property
+    def vars(self) -> Mapping[str, Var]:
+        return dict(self.variables)
+
+    @property
+    def head_outputs(self) -> frozenset[str]:
+        return frozenset(h.output for h in self.heads)
+
+    def __str__(self) -> str:
+        from alta.ir import printer
+
+        return printer.print_symbolic(self)
+
+
+# --------------------------------------------------------------------------- values
+
+
+def bucket_edges(values: tuple[float, ...]) -> tuple[float, ...]:
+    """Edges between the buckets of sorted `values`: the midpoints of neighbours."""
+    return tuple((a + b) / 2 for a, b in zip(values, values[1:], strict=False))
+
+
+def bucket_index(values: tuple[float, ...], x: float) -> int:
+    """The bucket of `x`: bucket i is (edge[i-1], edge[i]]; a tie goes to the lower bucket."""
+    for i, edge in enumerate(bucket_edges(values)):
+        if x <= edge:
+            return i
+    return len(values) - 1
+
+
+def init_value(var: Var, token: int, position: int) -> Value:
+    """The initial value of a (non-head) variable: input init, else position init, else default."""
+    if var.input_init_fn is not None:
+        return normalise(var, var.input_init_fn(token))
+    if var.position_init_fn is not None:
+        return normalise(var, var.position_init_fn(position))
+    return var.default
+
+
+def normalise(var: Var, value: Value) -> Value:
+    """Coerce bools to ints, ints to floats for numerical variables, iterables to frozensets."""
+    if value is None:
+        return None
+    if isinstance(var, CategoricalVar):
+        return int(value) if isinstance(value, bool | int) else value
+    if isinstance(var, NumericalVar):
+        return float(value) if isinstance(value, bool | int | float) else value
+    return frozenset(value) if not isinstance(value, frozenset) else value
+
+
+def value_error(var: Var, value: Value) -> str | None:
+    """Why `value` is not a valid value of `var`, or None when it is."""
+    if value is None:
+        return None
+    if isinstance(var, CategoricalVar):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{value!r} is not an int"
+        if not 0 <= value < var.range:
+            return f"{value!r} is outside range({var.range})"
+        return None
+    if isinstance(var, NumericalVar):
+        if not isinstance(value, float) or math.isnan(value):
+            return f"{value!r} is not a float"
+        if var.values is not None and value not in var.values:
+            return f"{value!r} is not one of its values {_fmt(var.values)}"
+        return None
+    if not isinstance(value, frozenset) or not all(isinstance(m, int) for m in value):
+        return f"{value!r} is not a frozenset of ints"
+    if any(not 0 <= m < var.range for m in value):
+        return f"{_fmt(value)} has a member outside range({var.range})"
+    if var.values is not None and value not in var.values:
+        return f"{_fmt(value)} is not one of its values"
+    return None
+
+
+def iter_inits(program: Program) -> Iterator[tuple[str, str, int, Value]]:
+    """Yield (variable, 'token'|'position', index, value) for every init function result."""
+    for name, var in program.variables:
+        if name in program.head_outputs:
+            continue
+        if var.input_init_fn is not None:
+            for t in range(program.input_range):
+                yield name, "token", t, normalise(var, var.input_init_fn(t))
+        elif var.position_init_fn is not None and program.position_range is not None:
+            for p in range(program.position_range):
+                yield name, "position", p, normalise(var, var.position_init_fn(p))
+
+
+def _fmt(value: Value) -> str:
+    if isinstance(value, frozenset):
+        return "{" + ", ".join(str(m) for m in sorted(value)) + "}"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_fmt(v) for v in value) + ")"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+fmt_value = _fmt

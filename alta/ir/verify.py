@@ -1,0 +1,133 @@
+"""The IR1 verifier: reject a malformed program with an error that names the offender."""
+
+from __future__ import annotations
+
+from alta.errors import ProgramError
+from alta.ir import symbolic
+
+
+def verify_symbolic(program: symbolic.Program) -> symbolic.Program:
+    """Check a program; return it unchanged, or raise `ProgramError` naming what is wrong."""
+    variables = program.vars
+    if len(variables) != len(program.variables):
+        names = [n for n, _ in program.variables]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ProgramError(f"program '{program.name}': variable(s) {dup} declared twice")
+    for name, var in program.variables:
+        _check_var(program, name, var)
+    for head in program.heads:
+        _check_head(program, head)
+    if program.output not in variables:
+        raise ProgramError(_unknown(program, "output", program.output))
+    if program.halt is not None:
+        _check_halt(program, program.halt)
+    if program.input_range < 1:
+        raise ProgramError(f"input_range must be at least 1, got {program.input_range}")
+    for name, source, index, value in symbolic.iter_inits(program):
+        why = symbolic.value_error(variables[name], value)
+        if why:
+            raise ProgramError(
+                f"variable '{name}': init function gives {why} for {source} {index}"
+            )
+    if isinstance(program.mlp, symbolic.RulesMLP):
+        for i, rule in enumerate(program.mlp.rules):
+            _check_rule(program, i, rule)
+    return program
+
+
+def _unknown(program: symbolic.Program, role: str, name: str) -> str:
+    known = ", ".join(n for n, _ in program.variables)
+    return f"{role} names unknown variable '{name}' (variables: {known})"
+
+
+def _check_var(program: symbolic.Program, name: str, var: symbolic.Var) -> None:
+    where = f"variable '{name}'"
+    if isinstance(var, symbolic.CategoricalVar | symbolic.SetVar) and var.range < 1:
+        raise ProgramError(f"{where}: range must be at least 1, got {var.range}")
+    if isinstance(var, symbolic.SetVar) and var.range > symbolic.MAX_SET_RANGE:
+        raise ProgramError(f"{where}: set range {var.range} exceeds {symbolic.MAX_SET_RANGE}")
+    if isinstance(var, symbolic.NumericalVar) and var.values is not None:
+        vals = var.values
+        if any(b <= a for a, b in zip(vals, vals[1:], strict=False)):
+            raise ProgramError(
+                f"{where}: numerical values must be sorted and distinct, got {list(vals)}"
+            )
+    if isinstance(var, symbolic.NumericalVar) and var.default is None:
+        if name not in program.head_outputs:
+            raise ProgramError(f"{where}: a numerical variable needs a float default")
+    if var.position_init_fn is not None and program.position_range is None:
+        raise ProgramError(f"{where}: has a position_init_fn but the program has no position_range")
+    if name not in program.head_outputs:
+        why = symbolic.value_error(var, var.default)
+        if why:
+            raise ProgramError(f"{where}: default {why}")
+
+
+def _check_head(program: symbolic.Program, head: symbolic.Head) -> None:
+    variables = program.vars
+    where = f"head '{head.output}'"
+    for role in ("output", "query", "key", "value"):
+        name = getattr(head, role)
+        if name not in variables:
+            raise ProgramError(f"{where}: " + _unknown(program, role, name))
+    for role in ("query", "key", "value"):
+        if getattr(head, role) in program.head_outputs:
+            raise ProgramError(
+                f"{where}: {role} '{getattr(head, role)}' is another head's output; heads run "
+                "in parallel on the pre-attention state, so chain them through an MLP variable"
+            )
+    query, key = variables[head.query], variables[head.key]
+    value, output = variables[head.value], variables[head.output]
+    if isinstance(query, symbolic.NumericalVar):
+        raise ProgramError(f"{where}: query '{head.query}' must be categorical or a set")
+    if not isinstance(key, symbolic.CategoricalVar):
+        raise ProgramError(f"{where}: key '{head.key}' must be categorical")
+    if query.range != key.range:
+        raise ProgramError(
+            f"{where}: query '{head.query}' has range {query.range} but key '{head.key}' "
+            f"has range {key.range}; they must agree"
+        )
+    if isinstance(value, symbolic.SetVar):
+        raise ProgramError(f"{where}: value '{head.value}' must be categorical or numerical")
+    if type(output) is not type(value):
+        raise ProgramError(
+            f"{where}: output is {output.kind} but value '{head.value}' is {value.kind}"
+        )
+    if isinstance(value, symbolic.CategoricalVar) and output.range != value.range:  # type: ignore[union-attr]
+        raise ProgramError(f"{where}: output range differs from value '{head.value}'s range")
+
+
+def _check_halt(program: symbolic.Program, halt: symbolic.Halt) -> None:
+    var = program.vars.get(halt.var)
+    if var is None:
+        raise ProgramError("halt spec " + _unknown(program, "var", halt.var))
+    if not isinstance(var, symbolic.CategoricalVar):
+        raise ProgramError(f"halt variable '{halt.var}' must be categorical")
+    if not 0 <= halt.value < var.range:
+        raise ProgramError(f"halt value {halt.value} is outside range({var.range}) of '{halt.var}'")
+
+
+def _check_rule(program: symbolic.Program, index: int, rule: symbolic.Rule) -> None:
+    variables = program.vars
+    where = f"rule #{index} ({rule})"
+    names = [n for n, _ in rule.lhs]
+    if len(set(names)) != len(names):
+        raise ProgramError(f"{where}: a variable appears twice in the lhs")
+    for name, value in (*rule.lhs, (rule.var, rule.old)):
+        if name not in variables:
+            raise ProgramError(f"{where}: " + _unknown(program, "atom", name))
+        why = symbolic.value_error(variables[name], value)
+        if why or value is None:
+            raise ProgramError(f"{where}: atom on '{name}': {why or 'None never matches'}")
+    if rule.var in program.head_outputs:
+        raise ProgramError(
+            f"{where}: writes head output '{rule.var}'; head outputs are read-only in the MLP"
+        )
+    if dict(rule.lhs).get(rule.var, rule.old) != rule.old:
+        raise ProgramError(f"{where}: lhs atom on '{rule.var}' disagrees with the old value")
+    var = variables[rule.var]
+    why = symbolic.value_error(var, rule.new)
+    if why:
+        raise ProgramError(f"{where}: writes '{rule.var}' := {why}")
+    if rule.new is None and not isinstance(var, symbolic.CategoricalVar):
+        raise ProgramError(f"{where}: only categorical variables can be set to None")

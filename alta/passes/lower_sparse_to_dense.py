@@ -1,0 +1,162 @@
+"""`lower-sparse-to-dense`: IR2 -> IR3. Residual layout, embeddings, heads, MLP, halting.
+
+Attention gets a null slot: a match scores MATCH_LOGIT, a non-match 0 and the null slot
+half of MATCH_LOGIT, so "no position selected" reads as the zero vector, which is None.
+With MATCH_LOGIT = 1000 every non-winning softmax weight underflows to exactly 0 in
+float32, so one match copies its value exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from alta.errors import CompileError
+from alta.ir import analysis, dense, sparse
+from alta.passes import base, mlp_builder
+
+MATCH_LOGIT = 1000.0
+
+
+@base.register
+@attrs.frozen
+class LowerSparseToDensePass(base.Pass):
+    """Lower the sparse rule/head graph to dense weights."""
+
+    name: ClassVar[str] = "lower-sparse-to-dense"
+    input_level: ClassVar[str] = "sparse"
+    output_level: ClassVar[str] = "dense"
+    max_layers: int | None = None
+
+    def run(self, module: sparse.Module) -> dense.Module:
+        return lower(module, self.max_layers)
+
+    def statistics(self, before: Any, after: dense.Module) -> list[str]:
+        return [f"d_model {after.d_model}", f"mlp widths {list(after.mlp_widths)}"]
+
+
+def layout(module: sparse.Module) -> tuple[dense.Slot, ...]:
+    slots, start = [], 0
+    for var in module.variables.values():
+        if var.kind == sparse.CATEGORICAL:
+            values: tuple[Any, ...] = tuple(var.values)
+        elif var.kind == sparse.SET:
+            values = tuple(range(var.range))
+        else:
+            values = ("value", "defined") if var.nullable else ("value",)
+        slots.append(dense.Slot(var.name, var.kind, start, values))
+        start += len(values)
+    return tuple(slots)
+
+
+def encode(slot: dense.Slot, value: Any, d_model: int) -> np.ndarray:
+    """The residual vector holding `value` in `slot` and zeros elsewhere."""
+    vec = np.zeros(d_model)
+    if value is None:
+        return vec
+    if slot.kind == sparse.CATEGORICAL:
+        if value in slot.values:
+            vec[slot.dim(value)] = 1.0
+    elif slot.kind == sparse.SET:
+        for member in value:
+            vec[slot.dim(member)] = 1.0
+    else:
+        vec[slot.start] = value
+        if slot.width == 2:
+            vec[slot.start + 1] = 1.0
+    return vec
+
+
+def lower(module: sparse.Module, max_layers: int | None = None) -> dense.Module:
+    slots = layout(module)
+    by_var = {s.var: s for s in slots}
+    d = sum(s.width for s in slots)
+    weights: dict[str, np.ndarray] = {}
+    embed = _embed(module, by_var, d, weights)
+    heads = tuple(_head(module, h, by_var, d, weights) for h in module.heads)
+    reach = analysis.reachable_values(module)
+    layers = mlp_builder.build(module, by_var, d, reach, weights)
+    halt = None
+    if module.halt is not None:
+        slot = by_var[module.halt.var]
+        if module.halt.value not in slot.values:
+            raise CompileError(f"halt value {module.halt.value} of '{module.halt.var}' has no dim")
+        halt = dense.HaltTest(slot.dim(module.halt.value))
+    loop = dense.Loop(dense.Attention(heads), dense.MLP(layers), halt, max_layers)
+    return dense.Module(
+        name=module.name,
+        d_model=d,
+        layout=slots,
+        weights=weights,
+        embed=embed,
+        loop=loop,
+        readout=dense.Readout(by_var[module.output]),
+        input_range=module.input_range,
+        position_range=module.position_range,
+    )
+
+
+def _embed(
+    module: sparse.Module, slots: dict[str, dense.Slot], d: int, weights: dict[str, np.ndarray]
+) -> dense.Embed:
+    tokens = np.zeros((module.input_range, d))
+    positions = None
+    for var in module.variables.values():
+        slot, init = slots[var.name], var.init
+        if init.source == "token":
+            for t, value in enumerate(init.table):
+                tokens[t] += encode(slot, value, d)
+        elif init.source == "const":
+            tokens += encode(slot, init.table[0], d)
+        elif init.source == "position":
+            if positions is None:
+                positions = np.zeros((module.position_range or 0, d))
+            for p, value in enumerate(init.table):
+                positions[p] += encode(slot, value, d)
+    weights["embed.tokens"] = tokens
+    if positions is not None:
+        weights["embed.positions"] = positions
+    return dense.Embed("embed.tokens", "embed.positions" if positions is not None else None)
+
+
+def _head(
+    module: sparse.Module,
+    head: sparse.Head,
+    slots: dict[str, dense.Slot],
+    d: int,
+    weights: dict[str, np.ndarray],
+) -> dense.Head:
+    query, key = slots[head.query], slots[head.key]
+    value, out = slots[head.value], slots[head.output]
+    # One column per key value the query can also hold; their dot product is the match.
+    columns = [v for v in key.values if v in query.values]
+    wq, wk = np.zeros((d, len(columns))), np.zeros((d, len(columns)))
+    for c, v in enumerate(columns):
+        wq[query.dim(v), c] = MATCH_LOGIT
+        wk[key.dim(v), c] = 1.0
+    if value.kind == sparse.CATEGORICAL:
+        wv, wo = np.zeros((d, out.width)), np.zeros((out.width, d))
+        bv = np.zeros(out.width)
+        for c, v in enumerate(out.values):
+            if v in value.values:
+                wv[value.dim(v), c] = 1.0
+            wo[c, out.dim(v)] = 1.0
+    else:
+        # Column 0 carries the number, column 1 is 1 wherever a position is selected.
+        wv, wo, bv = np.zeros((d, 2)), np.zeros((2, d)), np.array([0.0, 1.0])
+        wv[value.start, 0] = 1.0
+        wo[0, out.start] = 1.0
+        wo[1, out.start + 1] = 1.0
+    prefix = f"head.{head.output}"
+    for role, arr in (
+        ("wq", wq), ("bq", np.zeros(len(columns))), ("wk", wk), ("bk", np.zeros(len(columns))),
+        ("wv", wv), ("bv", bv), ("wo", wo),
+    ):
+        weights[f"{prefix}.{role}"] = arr
+    offsets = tuple(sorted(head.mask)) if head.mask else None
+    return dense.Head(
+        head.output, *(f"{prefix}.{r}" for r in ("wq", "bq", "wk", "bk", "wv", "bv", "wo")),
+        offsets=offsets, null_logit=MATCH_LOGIT / 2,
+    )
