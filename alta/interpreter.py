@@ -164,6 +164,8 @@ def attend(
         _check_attention(program, head, q, v, match, count, valid, layer, batch_index)
     out_var = variables[head.output]
     if isinstance(out_var, symbolic.CategoricalVar):
+        if not n:
+            return np.full_like(q, st.NONE_INT)
         picked = np.take_along_axis(v, match.argmax(axis=2), axis=1)
         out = np.where(count == 1, picked, st.NONE_INT)
     else:

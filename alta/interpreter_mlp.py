@@ -48,12 +48,6 @@ class _Z:
             raise ProgramError(f"MLP function writes '{name}' := {why}")
         self.writes[name] = value
 
-    def get(self, name: str, default: Any = None) -> Any:
-        return self._values.get(name, default)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._values
-
 
 def run_function(
     program: symbolic.Program, flat: Mapping[str, np.ndarray], layer: int, where: np.ndarray

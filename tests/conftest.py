@@ -30,9 +30,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: long-running; excluded from make test")
-    config.addinivalue_line("markers", "backend(name): needs the named backend's extra")
-    config.addinivalue_line("markers", "fuzz: property tests that `make fuzz` runs at 3000 examples")
+    # `slow` and `backend(name)` are registered in pyproject.toml.
+    config.addinivalue_line(
+        "markers", "fuzz: property tests that `make fuzz` runs at 3000 examples"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

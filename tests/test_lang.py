@@ -30,12 +30,14 @@ def test_input_var_defaults_to_identity() -> None:
     v = pb.input_var(4)
     assert isinstance(v, symbolic.CategoricalVar)
     assert v.range == 4
+    assert v.input_init_fn is not None
     assert [v.input_init_fn(t) for t in range(4)] == [0, 1, 2, 3]
     assert v.position_init_fn is None
 
 
 def test_input_var_init_fn_and_extra_keywords() -> None:
     v = pb.input_var(var_range=3, init_fn=lambda t: 2 - t, default=1)
+    assert v.input_init_fn is not None
     assert v.input_init_fn(0) == 2
     assert v.default == 1
 
@@ -43,12 +45,14 @@ def test_input_var_init_fn_and_extra_keywords() -> None:
 def test_position_var_defaults_to_identity() -> None:
     v = pb.position_var(6)
     assert v.range == 6
+    assert v.position_init_fn is not None
     assert [v.position_init_fn(p) for p in range(6)] == list(range(6))
     assert v.input_init_fn is None
 
 
 def test_position_var_init_fn_keyword() -> None:
     v = pb.position_var(var_range=2, init_fn=lambda p: p % 2)
+    assert v.position_init_fn is not None
     assert [v.position_init_fn(p) for p in range(4)] == [0, 1, 0, 1]
 
 
@@ -93,9 +97,7 @@ def test_set_var_defaults() -> None:
 
 def test_qkv_keywords() -> None:
     spec = pb.numeric_var(values=[0, 1])
-    head = pb.qkv(
-        query="q", key="k", value="v", relative_position_mask=[-1, 2], output_spec=spec
-    )
+    head = pb.qkv(query="q", key="k", value="v", relative_position_mask=[-1, 2], output_spec=spec)
     assert (head.query, head.key, head.value) == ("q", "k", "v")
     assert head.relative_position_mask == frozenset({-1, 2})
     assert head.output_spec is spec
@@ -188,9 +190,7 @@ def test_program_spec_keywords() -> None:
     )
     assert program.position_range == 8
     assert program.halt == symbolic.Halt("done", 1)
-    again = pb.program_spec(
-        {"done": pb.var(2)}, {}, _noop, "done", 4, generate_rules=False
-    )
+    again = pb.program_spec({"done": pb.var(2)}, {}, _noop, "done", 4, generate_rules=False)
     assert isinstance(again.mlp, symbolic.FunctionMLP)
 
 
@@ -234,7 +234,7 @@ def test_mlp_builder_set_without_change_emits_nothing() -> None:
 
 def test_mlp_builder_set_emits_rule_with_context_lhs() -> None:
     mlp = pb.MLPBuilder(_VARS, {})
-    for a, c in mlp.get("a", "c"):
+    for a, _c in mlp.get("a", "c"):
         if a == 1:
             mlp.set("c", 1)
     assert mlp.rules == [symbolic.Rule((("a", 1), ("c", 0)), "c", 0, 1)]
@@ -286,7 +286,7 @@ def test_mlp_builder_sees_head_outputs_and_relative_qk() -> None:
 
 
 def test_mlp_builder_numerical_and_set_domains() -> None:
-    variables = {
+    variables: dict[str, symbolic.Var] = {
         "n": pb.numeric_var(values=[0, 0.5, 1]),
         "s": pb.set_var(range=3, values=[set(), {0, 2}]),
     }

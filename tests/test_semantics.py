@@ -6,7 +6,7 @@ from the semantics (the comments show the working), never by running the interpr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -15,8 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import alta
-from alta import errors
-from alta import interpreter
+from alta import errors, interpreter
 from alta import lang as pb
 from alta.ir import symbolic
 
@@ -35,7 +34,7 @@ def _capture_rules(
 
 
 def _captured(
-    variables: dict[str, symbolic.Var],
+    variables: Mapping[str, symbolic.Var],
     heads: dict[str, pb.AttentionHead],
     inputs: list[Any],
     *,
@@ -45,7 +44,7 @@ def _captured(
 ) -> dict[str, list[Any]]:
     """Run with rules that capture every categorical head; return {head: seen values}."""
     variables = dict(variables)
-    pairs = {}
+    pairs: dict[str, str] = {}
     for out, head in heads.items():
         pairs[out] = f"{out}_seen"
         variables[pairs[out]] = pb.var(_range_of(variables, head) + 1, default=0)
@@ -65,7 +64,7 @@ def _uncapture(seen: list[Any]) -> list[Any]:
     return [_uncapture(s) if isinstance(s, list) else (None if s == 0 else s - 1) for s in seen]
 
 
-def _range_of(variables: dict[str, symbolic.Var], head: pb.AttentionHead) -> int:
+def _range_of(variables: Mapping[str, symbolic.Var], head: pb.AttentionHead) -> int:
     spec = head.output_spec or variables[head.value]
     assert isinstance(spec, symbolic.CategoricalVar)
     return spec.range
@@ -91,7 +90,11 @@ def _noop(z: Any) -> None:
 def _lookup_head_parts() -> tuple[dict, dict]:
     # The key is the token, the query the position, the value the position:
     # h at i = the single j with token_j == i, else None.
-    variables = {"k": pb.input_var(4), "q": pb.position_var(4), "v": pb.position_var(4)}
+    variables: dict[str, symbolic.Var] = {
+        "k": pb.input_var(4),
+        "q": pb.position_var(4),
+        "v": pb.position_var(4),
+    }
     return variables, {"h": pb.qkv("q", "k", "v")}
 
 
@@ -113,7 +116,7 @@ def test_categorical_head_all_none() -> None:
 
 
 def _relative_parts() -> tuple[dict, dict]:
-    variables = {"x": pb.input_var(5)}
+    variables: dict[str, symbolic.Var] = {"x": pb.input_var(5)}
     heads = {
         "left": pb.v_relative("x", -1),
         "right": pb.v_relative("x", 1),
@@ -153,7 +156,11 @@ def test_content_query_with_relative_mask() -> None:
     # two to the left, else None.  tokens [1, 0, 1, 1, 0]:
     # i=0: none; i=1: j=0 (1) -> 0; i=2: j=0,1 -> j=0 -> 0; i=3: j=1,2 -> j=2 -> 2;
     # i=4: j=2,3 both 1 -> None.
-    variables = {"k": pb.input_var(2), "q": pb.var(2, default=1), "p": pb.position_var(5)}
+    variables: dict[str, symbolic.Var] = {
+        "k": pb.input_var(2),
+        "q": pb.var(2, default=1),
+        "p": pb.position_var(5),
+    }
     heads = {"h": pb.qkv("q", "k", "p", relative_position_mask={-1, -2})}
     out = _captured(variables, heads, [1, 0, 1, 1, 0], input_range=2, position_range=5)
     assert out["h"] == [None, 0, 0, 2, None]
@@ -164,7 +171,7 @@ def test_content_query_with_relative_mask() -> None:
 
 def _mean_program(mask: frozenset[int] = frozenset()) -> symbolic.Program:
     # value = 2 ** token; the head averages it over the positions whose key matches.
-    variables = {
+    variables: dict[str, symbolic.Var] = {
         "k": pb.input_var(2, init_fn=lambda t: int(t > 0)),
         "q": pb.var(2, default=1),
         "v": pb.numeric_var(input_init_fn=lambda t: float(2**t)),
@@ -195,7 +202,11 @@ def test_numerical_head_mean_single_match_is_exact() -> None:
 
 def _numerical_none_program() -> symbolic.Program:
     # seen := 1 when the mean head falls in any bucket; None matches no bucket.
-    variables = {"k": pb.input_var(2), "q": pb.var(2, default=1), "v": pb.numeric_var()}
+    variables: dict[str, symbolic.Var] = {
+        "k": pb.input_var(2),
+        "q": pb.var(2, default=1),
+        "v": pb.numeric_var(),
+    }
     spec = pb.numeric_var(values=[0, 1])
     heads = {"mean": pb.qkv("q", "k", "v", output_spec=spec)}
     variables["seen"] = pb.var(2)
@@ -237,7 +248,10 @@ def _bucket_program() -> symbolic.Program:
     # x (token -> float) is copied by a mask-{0} head into h, whose spec has the buckets;
     # rules then write h's bucket index into b (4 = no bucket matched).
     table = [x for x, _ in _BUCKET_CASES]
-    variables = {"x": pb.numeric_var(input_init_fn=lambda t: table[t]), "b": pb.var(5, default=4)}
+    variables: dict[str, symbolic.Var] = {
+        "x": pb.numeric_var(input_init_fn=lambda t: table[t]),
+        "b": pb.var(5, default=4),
+    }
     spec = pb.numeric_var(values=_BUCKET_VALUES)
     heads = {"h": pb.qkv("relative_qk", "relative_qk", "x", {0}, output_spec=spec)}
     mlp = pb.MLPBuilder(variables, heads)
@@ -263,10 +277,8 @@ def test_bucket_edges_are_midpoints() -> None:
 
 def test_numerical_variable_read_by_rules() -> None:
     # A numerical variable (not a head) sitting on its values matches its own bucket.
-    variables = {
-        "n": pb.numeric_var(
-            values=[-2, 0.5], default=-2, input_init_fn=lambda t: [-2.0, 0.5][t]
-        ),
+    variables: dict[str, symbolic.Var] = {
+        "n": pb.numeric_var(values=[-2, 0.5], default=-2, input_init_fn=lambda t: [-2.0, 0.5][t]),
         "b": pb.var(3, default=2),
     }
     mlp = pb.MLPBuilder(variables, {})
@@ -283,7 +295,7 @@ _SETS = [frozenset(), frozenset({1}), frozenset({0, 2}), frozenset({3})]
 
 def _set_parts() -> tuple[dict, dict]:
     # Query = a set chosen by the token, key = the position: j is selected when j in Q_i.
-    variables = {
+    variables: dict[str, symbolic.Var] = {
         "q": pb.set_var(range=4, values=_SETS, input_init_fn=lambda t: _SETS[t]),
         "k": pb.position_var(4),
         "v": pb.position_var(4, init_fn=lambda p: 3 - p),
@@ -318,7 +330,7 @@ def test_set_query_numerical_mean() -> None:
 def test_none_key_never_matches() -> None:
     # key None for token 0; query 0 everywhere would match a key 0, but None is not 0.
     # tokens [0, 2, 0]: keys [None, 2, None], query 2 matches only j=1 -> v_1 = 1.
-    variables = {
+    variables: dict[str, symbolic.Var] = {
         "k": pb.input_var(3, init_fn=lambda t: None if t == 0 else t),
         "q2": pb.var(3, default=2),
         "p": pb.position_var(3),
@@ -329,7 +341,11 @@ def test_none_key_never_matches() -> None:
 
 
 def test_none_query_does_not_match_none_key() -> None:
-    variables = {"q": pb.var(3, default=None), "k": pb.var(3, default=None), "x": pb.input_var(3)}
+    variables: dict[str, symbolic.Var] = {
+        "q": pb.var(3, default=None),
+        "k": pb.var(3, default=None),
+        "x": pb.input_var(3),
+    }
     heads = {"h": pb.qkv("q", "k", "x")}
     out = _captured(variables, heads, [1, 2], input_range=3)
     assert out["h"] == [None, None]
@@ -348,7 +364,11 @@ def test_strict_multiple_matches_raises() -> None:
 
 
 def test_strict_none_query_raises() -> None:
-    variables = {"q": pb.var(3, default=None), "k": pb.input_var(3), "x": pb.input_var(3)}
+    variables: dict[str, symbolic.Var] = {
+        "q": pb.var(3, default=None),
+        "k": pb.input_var(3),
+        "x": pb.input_var(3),
+    }
     heads = {"h": pb.qkv("q", "k", "x")}
     program = pb.program_spec(variables, heads, _noop, "x", 3)
     with pytest.raises(errors.UndefinedBehaviourError, match="'q'"):
@@ -356,7 +376,11 @@ def test_strict_none_query_raises() -> None:
 
 
 def test_non_strict_none_query_gives_none() -> None:
-    variables = {"q": pb.var(3, default=None), "k": pb.input_var(3), "x": pb.input_var(3)}
+    variables: dict[str, symbolic.Var] = {
+        "q": pb.var(3, default=None),
+        "k": pb.input_var(3),
+        "x": pb.input_var(3),
+    }
     heads = {"h": pb.qkv("q", "k", "x")}
     out = _captured(variables, heads, [1, 2, 0], input_range=3)
     assert out["h"] == [None, None, None]
@@ -364,7 +388,7 @@ def test_non_strict_none_query_gives_none() -> None:
 
 def test_strict_relative_edges_are_defined() -> None:
     # No match at a sequence edge is well defined: strict mode must accept it.
-    variables = {"x": pb.input_var(3)}
+    variables: dict[str, symbolic.Var] = {"x": pb.input_var(3)}
     heads = {"left": pb.v_relative("x", -1)}
     program = pb.program_spec(variables, heads, _noop, "x", 3)
     assert alta.interpret(program, [1, 2], max_layers=2, strict=True) == [1, 2]
@@ -406,7 +430,7 @@ def test_simultaneous_updates_swap(form: str) -> None:
 def test_rules_fire_all_at_once_on_pre_mlp_state() -> None:
     # Rule chain a:0->1 and (a==1) b:0->1. Both read the pre-MLP state, so after one layer
     # only a has changed; b follows one layer later.
-    variables = {"a": pb.var(2), "b": pb.var(2)}
+    variables: dict[str, symbolic.Var] = {"a": pb.var(2), "b": pb.var(2)}
     rules = [
         symbolic.Rule((("a", 0),), "a", 0, 1),
         symbolic.Rule((("a", 1), ("b", 0)), "b", 0, 1),
@@ -418,7 +442,7 @@ def test_rules_fire_all_at_once_on_pre_mlp_state() -> None:
 
 def test_rule_conflict_only_when_both_fire() -> None:
     # Rules #0 (x==1) and #1 (x==2) both write y but never at one position.
-    variables = {"x": pb.input_var(3), "y": pb.var(3)}
+    variables: dict[str, symbolic.Var] = {"x": pb.input_var(3), "y": pb.var(3)}
     rules = [
         symbolic.Rule((("x", 1), ("y", 0)), "y", 0, 1),
         symbolic.Rule((("x", 2), ("y", 0)), "y", 0, 2),
@@ -428,7 +452,7 @@ def test_rule_conflict_only_when_both_fire() -> None:
 
 
 def test_rule_conflict_raises() -> None:
-    variables = {"x": pb.input_var(3), "y": pb.var(3)}
+    variables: dict[str, symbolic.Var] = {"x": pb.input_var(3), "y": pb.var(3)}
     rules = [
         symbolic.Rule((("y", 0),), "y", 0, 1),
         symbolic.Rule((("x", 2), ("y", 0)), "y", 0, 2),
@@ -441,7 +465,7 @@ def test_rule_conflict_raises() -> None:
 
 
 def test_rules_writing_different_variables_both_apply() -> None:
-    variables = {"a": pb.var(2), "b": pb.var(2)}
+    variables: dict[str, symbolic.Var] = {"a": pb.var(2), "b": pb.var(2)}
     rules = [symbolic.Rule((("a", 0),), "a", 0, 1), symbolic.Rule((("a", 0),), "b", 0, 1)]
     program = pb.program_spec_from_rules(variables, {}, rules, "b", 1)
     result = interpreter.run(program, [[0, 0]], max_layers=1)
@@ -449,8 +473,24 @@ def test_rules_writing_different_variables_both_apply() -> None:
     assert result.state["b"][0].tolist() == [1, 1]
 
 
+def test_rule_fires_only_when_its_variable_holds_old() -> None:
+    # x == 1 -> y: 0 -> 2. Where y already holds 1 the rule does not fire.
+    variables: dict[str, symbolic.Var] = {
+        "x": pb.input_var(2),
+        "y": pb.input_var(3, init_fn=lambda t: 1 - t),
+    }
+    rules = [symbolic.Rule((("x", 1),), "y", 0, 2)]
+    program = pb.program_spec_from_rules(variables, {}, rules, "y", 2)
+    # tokens [1, 0]: y = [0, 1]; position 0 has x == 1 and y == 0 -> 2; position 1 has x == 0.
+    assert alta.interpret(program, [1, 0], max_layers=1) == [2, 1]
+    flipped = {"x": pb.input_var(2, init_fn=lambda t: 1), "y": variables["y"]}
+    program = pb.program_spec_from_rules(flipped, {}, rules, "y", 2)
+    # x == 1 everywhere, y = [0, 1]: only position 0 holds the old value.
+    assert alta.interpret(program, [1, 0], max_layers=1) == [2, 1]
+
+
 def test_rule_can_reset_to_none() -> None:
-    variables = {"a": pb.var(2, default=1)}
+    variables: dict[str, symbolic.Var] = {"a": pb.var(2, default=1)}
     program = pb.program_spec_from_rules(
         variables, {}, [symbolic.Rule((("a", 1),), "a", 1, None)], "a", 1
     )
@@ -462,7 +502,7 @@ def test_rule_can_reset_to_none() -> None:
 
 def test_head_output_lives_one_layer() -> None:
     # left is defined during layer 1 (its copy proves it) and None after it.
-    variables = {"x": pb.input_var(4), "y": pb.var(4)}
+    variables: dict[str, symbolic.Var] = {"x": pb.input_var(4), "y": pb.var(4)}
     heads = {"left": pb.v_relative("x", -1)}
 
     def ffn(z: Any) -> None:
@@ -480,7 +520,7 @@ def test_head_output_lives_one_layer() -> None:
 
 def test_head_output_starts_none_whatever_the_output_spec_default() -> None:
     spec = pb.var(4, default=2)
-    variables = {"x": pb.input_var(4)}
+    variables: dict[str, symbolic.Var] = {"x": pb.input_var(4)}
     heads = {"h": pb.qkv("relative_qk", "relative_qk", "x", {0}, output_spec=spec)}
     program = pb.program_spec(variables, heads, _noop, "h", 4)
     assert alta.interpret(program, [1, 2], max_layers=0) == [None, None]
@@ -492,7 +532,7 @@ def test_head_output_starts_none_whatever_the_output_spec_default() -> None:
 def _countdown_program(with_halt: bool = True) -> symbolic.Program:
     # Each layer: c += 1 (up to 5); done := (c + 1 >= t) on the pre-MLP c. A sequence
     # halts after max(tokens) layers (at least one), with c = that count if frozen.
-    variables = {"t": pb.input_var(5), "c": pb.var(6), "done": pb.var(2)}
+    variables: dict[str, symbolic.Var] = {"t": pb.input_var(5), "c": pb.var(6), "done": pb.var(2)}
 
     def ffn(z: Any) -> None:
         c = z["c"]
@@ -530,7 +570,7 @@ def test_halting_before_max_layers() -> None:
 
 def test_halting_is_checked_after_a_layer() -> None:
     # done starts at 1 everywhere, yet one layer runs before the halt test.
-    variables = {"c": pb.var(3), "done": pb.var(2, default=1)}
+    variables: dict[str, symbolic.Var] = {"c": pb.var(3), "done": pb.var(2, default=1)}
 
     def ffn(z: Any) -> None:
         z["c"] = 1
@@ -540,7 +580,7 @@ def test_halting_is_checked_after_a_layer() -> None:
 
 
 def test_halt_value_other_than_one() -> None:
-    variables = {"s": pb.var(4)}
+    variables: dict[str, symbolic.Var] = {"s": pb.var(4)}
 
     def ffn(z: Any) -> None:
         z["s"] = min(z["s"] + 1, 3)
@@ -581,7 +621,7 @@ def test_input_init_before_position_init() -> None:
     both = symbolic.CategoricalVar(
         range=5, default=0, input_init_fn=lambda t: t + 2, position_init_fn=lambda p: p
     )
-    variables = {
+    variables: dict[str, symbolic.Var] = {
         "both": both,
         "kw": pb.input_var(5, position_init_fn=lambda p: 4),
         "num": pb.numeric_var(input_init_fn=lambda t: -1.0, position_init_fn=lambda p: 9.0),
@@ -592,14 +632,17 @@ def test_input_init_before_position_init() -> None:
 
 
 def test_position_init_and_default() -> None:
-    variables = {"p": pb.position_var(4, init_fn=lambda p: 3 - p), "d": pb.var(4, default=2)}
+    variables: dict[str, symbolic.Var] = {
+        "p": pb.position_var(4, init_fn=lambda p: 3 - p),
+        "d": pb.var(4, default=2),
+    }
     for name, expected in [("p", [3, 2, 1]), ("d", [2, 2, 2])]:
         program = pb.program_spec(variables, {}, _noop, name, 1, position_range=4)
         assert alta.interpret(program, [0, 0, 0], max_layers=0) == expected
 
 
 def test_set_and_numerical_initial_values() -> None:
-    variables = {
+    variables: dict[str, symbolic.Var] = {
         "s": pb.set_var(range=3, input_init_fn=lambda t: {t, 2}),
         "n": pb.numeric_var(default=0.25),
     }
@@ -613,7 +656,7 @@ def test_set_and_numerical_initial_values() -> None:
 
 
 def _parity_program() -> symbolic.Program:
-    variables = {
+    variables: dict[str, symbolic.Var] = {
         "parity": pb.input_var(2, init_fn=lambda t: 0 if t == 2 else t),
         "done": pb.input_var(2, init_fn=lambda t: t == 2),
     }
@@ -638,8 +681,10 @@ def test_single_and_batch_call_forms() -> None:
     assert alta.interpret(program, [[2, 1, 0, 1], [2, 1, 1]]) == [[0, 1, 1, 0], [0, 1, 0]]
     assert alta.interpret(program, [[2, 1, 1]]) == [[0, 1, 0]]
     assert alta.interpret(program, ((2, 1), (2, 0, 1))) == [[0, 1], [0, 0, 1]]
-    assert alta.interpret(program, np.array([2, 0, 1])) == [0, 0, 1]
-    assert alta.interpret(program, np.array([[2, 1], [2, 0]])) == [[0, 1], [0, 0]]
+    one: Any = np.array([2, 0, 1])
+    two: Any = np.array([[2, 1], [2, 0]])
+    assert alta.interpret(program, one) == [0, 0, 1]
+    assert alta.interpret(program, two) == [[0, 1], [0, 0]]
 
 
 def test_parity_halts_per_sequence() -> None:
@@ -651,9 +696,7 @@ def test_parity_halts_per_sequence() -> None:
 
 
 def test_empty_sequence_with_rules() -> None:
-    program = pb.program_spec_from_rules(
-        _swap_parts(), {}, _swap_rules(), "a", 3, halt=None
-    )
+    program = pb.program_spec_from_rules(_swap_parts(), {}, _swap_rules(), "a", 3, halt=None)
     assert alta.interpret(program, [], max_layers=2) == []
     assert alta.interpret(program, [[], [0, 1]], max_layers=1) == [[], [1, 2]]
 
@@ -691,6 +734,7 @@ def _prefix_parity(bits: list[int]) -> list[int]:
     return out
 
 
+@pytest.mark.fuzz
 @given(st.lists(_bits, min_size=1, max_size=5))
 def test_fuzz_parity_batch_matches_reference(batch: list[list[int]]) -> None:
     program = _parity_program()
@@ -699,13 +743,14 @@ def test_fuzz_parity_batch_matches_reference(batch: list[list[int]]) -> None:
     assert result.layers.tolist() == [max(len(bits), 1) for bits in batch]
 
 
+@pytest.mark.fuzz
 @given(
     # (an all-empty batch is test_empty_sequence_with_heads)
     st.lists(st.lists(st.integers(0, 4), max_size=6), min_size=1, max_size=4).filter(any),
     st.integers(-3, 3),
 )
 def test_fuzz_relative_head_reads_neighbour_or_none(batch: list[list[int]], k: int) -> None:
-    variables = {"x": pb.input_var(5)}
+    variables: dict[str, symbolic.Var] = {"x": pb.input_var(5)}
     heads = {"h": pb.v_relative("x", k)}
     out = _captured(variables, heads, batch, input_range=5)["h"]
     expected = [[s[i + k] if 0 <= i + k < len(s) else None for i in range(len(s))] for s in batch]
@@ -715,6 +760,7 @@ def test_fuzz_relative_head_reads_neighbour_or_none(batch: list[list[int]], k: i
 _grid = st.integers(-80, 80).map(lambda i: i / 4)
 
 
+@pytest.mark.fuzz
 @given(st.lists(st.integers(-20, 20), min_size=1, max_size=6, unique=True), _grid)
 def test_fuzz_bucket_is_nearest_value_ties_low(ints: list[int], x: float) -> None:
     values = tuple(float(v) for v in sorted(ints))
@@ -722,6 +768,7 @@ def test_fuzz_bucket_is_nearest_value_ties_low(ints: list[int], x: float) -> Non
     assert symbolic.bucket_index(values, x) == distances.index(min(distances))
 
 
+@pytest.mark.fuzz
 @given(st.lists(st.lists(st.integers(0, 4), max_size=4), min_size=1, max_size=5))
 def test_fuzz_countdown_halts_per_sequence(batch: list[list[int]]) -> None:
     # Halts after max(1, max tokens) layers; c counts the layers it ran.

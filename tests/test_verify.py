@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -111,14 +112,14 @@ def test_head_output_already_a_variable() -> None:
 
 def test_query_key_range_mismatch() -> None:
     variables = {"x": pb.input_var(3), "q": pb.var(4), "k": pb.input_var(3)}
-    with pytest.raises(errors.ProgramError, match="'q'.*'k'") as info:
+    with pytest.raises(errors.ProgramError, match=r"'q'.*'k'") as info:
         _program(variables, {"h": pb.qkv("q", "k", "x")})
     assert "'h'" in str(info.value)
 
 
 def test_set_query_key_range_mismatch() -> None:
     variables = {"x": pb.input_var(3), "q": pb.set_var(range=4), "k": pb.input_var(3)}
-    with pytest.raises(errors.ProgramError, match="'q'.*'k'"):
+    with pytest.raises(errors.ProgramError, match=r"'q'.*'k'"):
         _program(variables, {"h": pb.qkv("q", "k", "x")})
 
 
@@ -236,7 +237,7 @@ def test_mlp_builder_numerical_without_values() -> None:
 # --------------------------------------------------------------------------- interpreter
 
 
-def _copy_program(**kw: object) -> symbolic.Program:
+def _copy_program(**kw: Any) -> symbolic.Program:
     return _program({"x": pb.input_var(3)}, **kw)
 
 
@@ -262,6 +263,15 @@ def test_sequence_longer_than_position_range() -> None:
 def test_neither_max_layers_nor_halt() -> None:
     with pytest.raises(errors.InterpreterError, match="max_layers"):
         alta.interpret(_copy_program(), [0, 1])
+
+
+def test_program_that_never_halts() -> None:
+    # done never becomes 1: without max_layers the interpreter must stop and say so.
+    variables = {"x": pb.input_var(3), "done": pb.var(2)}
+    program = _program(variables, halt=pb.halt_spec("done"))
+    with pytest.raises(errors.InterpreterError, match="max_layers"):
+        alta.interpret(program, [0, 1])
+    assert alta.interpret(program, [0, 1], max_layers=3) == [0, 1]
 
 
 def test_negative_max_layers() -> None:

@@ -1,30 +1,61 @@
-"""Passes over the three IRs, and the default pipeline."""
+"""Passes over the three IRs, the pass manager, and the default pipeline.
+
+    from alta import passes
+    pm = passes.PassManager.parse(passes.DEFAULT_PIPELINE, instrumentations=[passes.TimePasses()])
+    module = pm.run(program)
+
+Write your own pass by subclassing `Pass` (see CONTRIBUTING.md, "Writing a pass").
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from alta.passes import base
-from alta.passes.base import Pass, register
+from alta.passes.base import LEVELS, Pass, available, level_of, lookup, register
+from alta.passes.instrument import (
+    Instrumentation,
+    PassStatistics,
+    PrintIR,
+    TimePasses,
+    list_passes,
+)
+from alta.passes.manager import PassManager, verify
+from alta.passes.pipeline import parse, print_pipeline
 
-__all__ = ["DEFAULT_PIPELINE", "Pass", "register", "run_pipeline"]
+__all__ = [
+    "DEFAULT_PIPELINE",
+    "LEVELS",
+    "Instrumentation",
+    "Pass",
+    "PassManager",
+    "PassStatistics",
+    "PrintIR",
+    "TimePasses",
+    "available",
+    "level_of",
+    "list_passes",
+    "lookup",
+    "parse",
+    "print_pipeline",
+    "register",
+    "run_pipeline",
+    "verify",
+]
 
+#: The pipeline `alta.compile` and `alta opt` run unless told otherwise.
 DEFAULT_PIPELINE = "lower-symbolic-to-sparse,lower-sparse-to-dense"
 
-_BUILTIN_MODULES = ("lower_symbolic_to_sparse", "lower_sparse_to_dense")
 
-
-def load_builtin() -> None:
-    import importlib
-
-    for name in _BUILTIN_MODULES:
-        importlib.import_module(f"alta.passes.{name}")
-
-
-def run_pipeline(module: Any, text: str, instrument: Any = None) -> list[Any]:
-    """Run the passes named in `text`; return the module after each (the input first)."""
-    load_builtin()
-    stages = [module]
-    for name in [n.strip() for n in text.split(",") if n.strip()]:
-        stages.append(base.registry()[name]()().run(stages[-1]))
-    return stages
+def run_pipeline(
+    module: Any,
+    text: str,
+    instrument: Instrumentation | Iterable[Instrumentation] | None = None,
+    *,
+    verify_each: bool = True,
+) -> list[Any]:
+    """Run the pipeline `text` on `module`; return the module after each pass, input first."""
+    pm = PassManager.parse(
+        text, start_level=level_of(module), verify_each=verify_each, instrumentations=instrument
+    )
+    return pm.stages(module)

@@ -37,10 +37,29 @@ class LowerSparseToDensePass(base.Pass):
         return [f"d_model {after.d_model}", f"mlp widths {list(after.mlp_widths)}"]
 
 
+def constants(module: sparse.Module) -> dict[str, Any]:
+    """Variables that hold one value forever; they get no residual dims.
+
+    Heads read them through their biases and rules fold them into their own bias. The
+    output and halt variables keep their dims, since the readout and halt test read them.
+    """
+    written = {r.var for r in module.rules}
+    keep = {module.output} | ({module.halt.var} if module.halt else set())
+    return {
+        name: var.init.table[0]
+        for name, var in module.variables.items()
+        if var.init.source == "const" and name not in written and name not in keep
+        and var.init.table[0] is not None
+    }
+
+
 def layout(module: sparse.Module) -> tuple[dense.Slot, ...]:
     slots, start = [], 0
+    folded = constants(module)
     for var in module.variables.values():
-        if var.kind == sparse.CATEGORICAL:
+        if var.name in folded:
+            values: tuple[Any, ...] = ()
+        elif var.kind == sparse.CATEGORICAL:
             values: tuple[Any, ...] = tuple(var.values)
         elif var.kind == sparse.SET:
             values = tuple(range(var.range))
@@ -61,8 +80,9 @@ def encode(slot: dense.Slot, value: Any, d_model: int) -> np.ndarray:
             vec[slot.dim(value)] = 1.0
     elif slot.kind == sparse.SET:
         for member in value:
-            vec[slot.dim(member)] = 1.0
-    else:
+            if member in slot.values:
+                vec[slot.dim(member)] = 1.0
+    elif slot.width:
         vec[slot.start] = value
         if slot.width == 2:
             vec[slot.start + 1] = 1.0
@@ -75,9 +95,10 @@ def lower(module: sparse.Module, max_layers: int | None = None) -> dense.Module:
     d = sum(s.width for s in slots)
     weights: dict[str, np.ndarray] = {}
     embed = _embed(module, by_var, d, weights)
-    heads = tuple(_head(module, h, by_var, d, weights) for h in module.heads)
+    folded = constants(module)
+    heads = tuple(_head(module, h, by_var, folded, d, weights) for h in module.heads)
     reach = analysis.reachable_values(module)
-    layers = mlp_builder.build(module, by_var, d, reach, weights)
+    layers = mlp_builder.build(module, by_var, d, reach, constants(module), weights)
     halt = None
     if module.halt is not None:
         slot = by_var[module.halt.var]
@@ -125,34 +146,53 @@ def _head(
     module: sparse.Module,
     head: sparse.Head,
     slots: dict[str, dense.Slot],
+    folded: dict[str, Any],
     d: int,
     weights: dict[str, np.ndarray],
 ) -> dense.Head:
+    """Q/K/V/O of one head; a constant query, key or value comes in through a bias."""
     query, key = slots[head.query], slots[head.key]
     value, out = slots[head.value], slots[head.output]
+    key_values = module.variables[head.key].values
+    query_var = module.variables[head.query]
+    query_values = (
+        set().union(*query_var.values) if query_var.kind == sparse.SET else set(query_var.values)
+    )
     # One column per key value the query can also hold; their dot product is the match.
-    columns = [v for v in key.values if v in query.values]
+    columns = [v for v in key_values if v in query_values]
     wq, wk = np.zeros((d, len(columns))), np.zeros((d, len(columns)))
+    bq, bk = np.zeros(len(columns)), np.zeros(len(columns))
     for c, v in enumerate(columns):
-        wq[query.dim(v), c] = MATCH_LOGIT
-        wk[key.dim(v), c] = 1.0
-    if value.kind == sparse.CATEGORICAL:
+        if head.query in folded:
+            const = folded[head.query]
+            bq[c] = MATCH_LOGIT if (v in const if isinstance(const, frozenset) else v == const) else 0.0
+        else:
+            wq[query.dim(v), c] = MATCH_LOGIT
+        if head.key in folded:
+            bk[c] = 1.0 if v == folded[head.key] else 0.0
+        else:
+            wk[key.dim(v), c] = 1.0
+    if out.kind == sparse.CATEGORICAL:
         wv, wo = np.zeros((d, out.width)), np.zeros((out.width, d))
         bv = np.zeros(out.width)
         for c, v in enumerate(out.values):
-            if v in value.values:
+            if head.value in folded:
+                bv[c] = 1.0 if v == folded[head.value] else 0.0
+            elif v in value.values:
                 wv[value.dim(v), c] = 1.0
             wo[c, out.dim(v)] = 1.0
     else:
         # Column 0 carries the number, column 1 is 1 wherever a position is selected.
         wv, wo, bv = np.zeros((d, 2)), np.zeros((2, d)), np.array([0.0, 1.0])
-        wv[value.start, 0] = 1.0
+        if head.value in folded:
+            bv[0] = folded[head.value]
+        else:
+            wv[value.start, 0] = 1.0
         wo[0, out.start] = 1.0
         wo[1, out.start + 1] = 1.0
     prefix = f"head.{head.output}"
     for role, arr in (
-        ("wq", wq), ("bq", np.zeros(len(columns))), ("wk", wk), ("bk", np.zeros(len(columns))),
-        ("wv", wv), ("bv", bv), ("wo", wo),
+        ("wq", wq), ("bq", bq), ("wk", wk), ("bk", bk), ("wv", wv), ("bv", bv), ("wo", wo),
     ):
         weights[f"{prefix}.{role}"] = arr
     offsets = tuple(sorted(head.mask)) if head.mask else None

@@ -39,6 +39,8 @@ class _Inputs:
     b: list[float] = attrs.field(factory=list)
 
     def unit(self, key: Any, w: np.ndarray, b: float) -> int:
+        if not self.expanded:
+            raise CompileError(f"internal: MLP unit {key} needs an expansion layer that is absent")
         if key not in self.units:
             self.units[key] = len(self.w)
             self.w.append(w)
@@ -77,12 +79,19 @@ def build(
     slots: Mapping[str, dense.Slot],
     d: int,
     reach: Mapping[str, frozenset[Any]],
+    constants: Mapping[str, Any],
     weights: dict[str, np.ndarray],
 ) -> tuple[dense.MLPLayer, ...]:
     variables = module.variables
-    expanded = any(variables[a.var].kind != sparse.CATEGORICAL for r in module.rules for a in r.atoms)
+    # A rule reads the variables of its atoms, and the old value of the variable it writes
+    # (one unit per reachable old value) even when it has no atom on it.
+    expanded = any(
+        variables[name].kind != sparse.CATEGORICAL and name not in constants
+        for r in module.rules
+        for name in (r.var, *(a.var for a in r.atoms))
+    )
     inputs = _Inputs(d, expanded)
-    indicators = _Indicators(module, slots, reach, inputs)
+    indicators = _Indicators(module, slots, reach, constants, inputs)
     units: list[tuple[Form, np.ndarray]] = []
     for rule in module.rules:
         units.extend(indicators.rule_units(rule, d))
@@ -113,10 +122,13 @@ class _Indicators:
     module: sparse.Module
     slots: Mapping[str, dense.Slot]
     reach: Mapping[str, frozenset[Any]]
+    constants: Mapping[str, Any]
     inputs: _Inputs
 
     def indicator(self, var: str, values: frozenset[Any]) -> Form:
         """1 when `var`'s value is in `values` (None never is), else 0."""
+        if var in self.constants:
+            return {}, 1.0 if self.constants[var] in values else 0.0
         slot, variable = self.slots[var], self.module.variables[var]
         if slot.kind == sparse.CATEGORICAL:
             return _add(*((self.inputs.dim(slot.dim(v)), 1.0) for v in values if v in slot.values))
@@ -128,7 +140,7 @@ class _Indicators:
         slot = self.slots[var]
         if slot.kind != sparse.CATEGORICAL:
             raise CompileError(f"a rule reads '{var}' as None; only categorical None is encodable")
-        return _add(({}, 1.0), *((self.inputs.dim(slot.dim(v)), -1.0) for v in slot.values))
+        return _add((({}, 1.0), 1.0), *((self.inputs.dim(slot.dim(v)), -1.0) for v in slot.values))
 
     def _set_unit(self, slot: dense.Slot, members: frozenset[int]) -> Form:
         w = np.zeros(self.inputs.d)

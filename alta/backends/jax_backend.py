@@ -1,0 +1,279 @@
+"""The JAX backend: IR3 as a pure, `jit`-compiled function over a params pytree.
+
+`JaxExecutor.params` is a dict keyed by the IR3 weight names and `JaxExecutor.apply`
+is `apply(params, tokens, lengths, max_layers) -> (x, layers)`, jitted with the module's
+structure closed over. `max_layers` is traced, so one compile serves every layer limit;
+the layer loop is a `lax.while_loop` over the whole batch that freezes halted sequences
+with `jnp.where` and stops once every sequence has halted, which reproduces the per-sequence
+halting of the numpy reference (`alta.backends.numpy_backend`). `JaxExecutor.layer` is one
+layer as a pure function; reverse-mode `jax.grad` cannot go through a `while_loop`, so
+differentiate `layer` (or use forward mode, `jax.jacfwd`, on `apply`).
+
+Shapes. `jit` compiles once per input shape, so `run` and `residuals` pad the batch and
+the sequence length up to the next power of two (padded rows have length 0, padded
+positions are masked keys) and slice the result; option `bucket=False` turns this off.
+
+Precision. JAX computes in 32 bits unless `jax_enable_x64` is on. A `dtype="float64"`
+executor turns it on only around its own calls (`with jax.enable_x64(True)`), never
+globally; whoever calls `apply` on such an executor directly must do the same, or the
+float64 params are truncated to float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import attrs
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from alta.backends import base
+from alta.errors import BackendError
+from alta.ir import dense
+
+DTYPES = ("float16", "bfloat16", "float32", "float64")
+OPTIONS = ("bucket",)
+_INT32_MAX = np.iinfo(np.int32).max
+
+Params = dict[str, jax.Array]
+
+
+class JaxBackend(base.Backend):
+    name = "jax"
+
+    def build(
+        self, module: dense.Module, *, dtype: str = "float32", device: str | None = None,
+        **options: Any,
+    ) -> JaxExecutor:
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise BackendError(
+                f"jax backend: unknown options {unknown} (known: {', '.join(OPTIONS)})"
+            )
+        if dtype not in DTYPES:
+            raise BackendError(f"jax backend: dtype '{dtype}' is not one of {', '.join(DTYPES)}")
+        placement = find_device(device)
+        x64 = dtype == "float64"
+        with precision(x64):
+            params = {
+                name: jax.device_put(jnp.asarray(np.asarray(w), dtype=dtype), placement)
+                for name, w in module.weights.items()
+            }
+        return JaxExecutor(
+            module=module,
+            params=params,
+            dtype=dtype,
+            device=placement,
+            x64=x64,
+            bucket=bool(options.get("bucket", True)),
+        )
+
+
+def find_device(device: str | None) -> jax.Device:
+    """The first JAX device matching None / "cpu" / "gpu" / "cuda" (optionally ":index")."""
+    if device is None:
+        return jax.devices()[0]
+    kind, _, index = device.partition(":")
+    platform = {"cpu": "cpu", "gpu": "gpu", "cuda": "gpu"}.get(kind)
+    if platform is None or (index and not index.isdigit()):
+        raise BackendError(
+            f"jax backend: unknown device '{device}'; use None, 'cpu', 'gpu' or 'cuda'"
+        )
+    try:
+        found = jax.devices(platform)
+    except RuntimeError:
+        found = []
+    position = int(index) if index else 0
+    if position >= len(found):
+        have = ", ".join(str(d) for d in jax.devices()) or "none"
+        raise BackendError(
+            f"jax backend: device '{device}' is not present (JAX devices: {have})"
+        )
+    return found[position]
+
+
+@contextlib.contextmanager
+def precision(x64: bool) -> Iterator[None]:
+    """64-bit JAX types for the duration, only when asked for."""
+    if not x64:
+        yield
+        return
+    with jax.enable_x64(True):
+        yield
+
+
+def bucket_size(n: int) -> int:
+    """The next power of two (at least 1): the padded size of a batch or sequence axis."""
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def make_embed(module: dense.Module) -> Callable[[Params, jax.Array], jax.Array]:
+    def embed(params: Params, tokens: jax.Array) -> jax.Array:
+        x = params[module.embed.tokens][tokens]
+        if module.embed.positions is None:
+            return x
+        table = params[module.embed.positions]
+        n = tokens.shape[1]
+        if n > table.shape[0]:  # positions past position_range only ever hold padding
+            table = jnp.pad(table, ((0, n - table.shape[0]), (0, 0)))
+        return x + table[None, :n]
+
+    return embed
+
+
+def _attend(params: Params, head: dense.Head, x: jax.Array, valid: jax.Array) -> jax.Array:
+    """One head's output before Wo: softmax over the allowed keys plus a null slot."""
+    n = x.shape[1]
+    q = x @ params[head.wq] + params[head.bq]
+    k = x @ params[head.wk] + params[head.bk]
+    v = x @ params[head.wv] + params[head.bv]
+    logits = q @ jnp.swapaxes(k, 1, 2)
+    allowed = valid[:, None, :]
+    if head.offsets is not None:
+        offset = np.arange(n)[None, :] - np.arange(n)[:, None]
+        allowed = allowed & jnp.asarray(np.isin(offset, head.offsets))[None]
+    null = jnp.asarray(head.null_logit, dtype=logits.dtype)
+    top = jnp.maximum(jnp.max(jnp.where(allowed, logits, -jnp.inf), axis=2, initial=-jnp.inf), null)
+    # exp of finite numbers only, then exactly zero for masked keys (gradient-safe too)
+    shifted = jnp.where(allowed, logits - top[..., None], 0.0)
+    weights = jnp.where(allowed, jnp.exp(shifted), 0.0)
+    total = weights.sum(axis=2) + jnp.exp(null - top)
+    return (weights @ v) / total[..., None]
+
+
+def make_layer(module: dense.Module) -> Callable[[Params, jax.Array, jax.Array], jax.Array]:
+    loop = module.loop
+
+    def layer(params: Params, x: jax.Array, valid: jax.Array) -> jax.Array:
+        update = jnp.zeros_like(x)
+        for head in loop.attention.heads:
+            update = update + _attend(params, head, x, valid) @ params[head.wo]
+        x = x + update
+        h = x
+        for mlp_layer in loop.mlp.layers:
+            h = h @ params[mlp_layer.w] + params[mlp_layer.b]
+            if mlp_layer.act == dense.CLIPPED_RELU:
+                h = jnp.clip(h, 0.0, 1.0)
+        return x + h
+
+    return layer
+
+
+def make_halted(module: dense.Module) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    test = module.loop.halt
+
+    def halted(x: jax.Array, valid: jax.Array) -> jax.Array:
+        if test is None:
+            return jnp.zeros(x.shape[0], dtype=bool)
+        return ((x[..., test.dim] > 0.5) | ~valid).all(axis=1)
+
+    return halted
+
+
+def make_step(module: dense.Module) -> Callable[..., tuple[jax.Array, jax.Array]]:
+    """One layer for the whole batch; halted sequences keep their residual."""
+    layer, halt_test = make_layer(module), make_halted(module)
+
+    def step(
+        params: Params, x: jax.Array, halted: jax.Array, valid: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        x_new = layer(params, x, valid)
+        x = jnp.where(halted[:, None, None], x, x_new)
+        return x, halted | halt_test(x_new, valid)
+
+    return step
+
+
+def make_apply(module: dense.Module) -> Callable[..., tuple[jax.Array, jax.Array]]:
+    """`apply(params, tokens [B,N], lengths [B], max_layers) -> (x [B,N,d], layers [B])`."""
+    embed, step = make_embed(module), make_step(module)
+
+    def apply(
+        params: Params, tokens: jax.Array, lengths: jax.Array, max_layers: jax.Array | int
+    ) -> tuple[jax.Array, jax.Array]:
+        valid = jnp.arange(tokens.shape[1])[None, :] < lengths[:, None]
+        x0 = embed(params, tokens)
+        b = tokens.shape[0]
+
+        def cond(carry: tuple[jax.Array, ...]) -> jax.Array:
+            _, halted, _, i = carry
+            return (i < max_layers) & ~halted.all()
+
+        def body(carry: tuple[jax.Array, ...]) -> tuple[jax.Array, ...]:
+            x, halted, layers, i = carry
+            layers = layers + (~halted).astype(layers.dtype)
+            x, halted = step(params, x, halted, valid)
+            return x, halted, layers, i + 1
+
+        start = (x0, jnp.zeros(b, dtype=bool), jnp.zeros(b, dtype=jnp.int32), jnp.int32(0))
+        x, _, layers, _ = jax.lax.while_loop(cond, body, start)
+        return x, layers
+
+    return apply
+
+
+# --------------------------------------------------------------------------- the executor
+
+
+@attrs.frozen
+class JaxExecutor:
+    """Runs `apply` on numpy batches; see the module docstring for shapes and precision."""
+
+    module: dense.Module
+    params: Params
+    dtype: str
+    device: jax.Device
+    x64: bool
+    bucket: bool = True
+    apply: Callable[..., tuple[jax.Array, jax.Array]] = attrs.field(init=False)
+    layer: Callable[[Params, jax.Array, jax.Array], jax.Array] = attrs.field(init=False)
+    _embed: Callable[..., jax.Array] = attrs.field(init=False)
+    _step: Callable[..., tuple[jax.Array, jax.Array]] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "apply", jax.jit(make_apply(self.module)))
+        object.__setattr__(self, "layer", make_layer(self.module))
+        object.__setattr__(self, "_embed", jax.jit(make_embed(self.module)))
+        object.__setattr__(self, "_step", jax.jit(make_step(self.module)))
+
+    def run(
+        self, tokens: np.ndarray, lengths: np.ndarray, max_layers: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        b, n = np.shape(tokens)
+        tokens, lengths = self._pad(tokens, lengths)
+        limit = np.int32(min(max(int(max_layers), 0), _INT32_MAX))
+        with precision(self.x64):
+            x, layers = self.apply(self.params, tokens, lengths, limit)
+            x, layers = np.asarray(x), np.asarray(layers)
+        return x[:b, :n], layers[:b].astype(np.int64)
+
+    def residuals(self, tokens: np.ndarray, lengths: np.ndarray, layers: int) -> np.ndarray:
+        """A Python loop over the jitted step, so `layers` does not force a recompile."""
+        b, n = np.shape(tokens)
+        tokens, lengths = self._pad(tokens, lengths)
+        with precision(self.x64):
+            valid = jnp.arange(tokens.shape[1])[None, :] < lengths[:, None]
+            x = self._embed(self.params, tokens)
+            halted = jnp.zeros(tokens.shape[0], dtype=bool)
+            out = [np.asarray(x)[:b, :n]]
+            for _ in range(layers):
+                x, halted = self._step(self.params, x, halted, valid)
+                out.append(np.asarray(x)[:b, :n])
+        return np.stack(out)
+
+    def _pad(self, tokens: np.ndarray, lengths: np.ndarray) -> tuple[jax.Array, jax.Array]:
+        """Pad to the shape bucket (rows of length 0, token 0) and put on the device."""
+        tokens = np.asarray(tokens, dtype=np.int32)
+        lengths = np.asarray(lengths, dtype=np.int32)
+        b, n = tokens.shape
+        if self.bucket:
+            rows, cols = bucket_size(b), bucket_size(n)
+            tokens = np.pad(tokens, ((0, rows - b), (0, cols - n)))
+            lengths = np.pad(lengths, (0, rows - b))
+        return jax.device_put(tokens, self.device), jax.device_put(lengths, self.device)

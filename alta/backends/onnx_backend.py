@@ -1,0 +1,171 @@
+"""The onnx backend: IR3 as an ONNX model (see `alta.backends.onnx_graph`) run by onnxruntime.
+
+`save` writes the model any `CompiledModel.export_onnx` call produces; `OnnxBackend`
+builds an onnxruntime session for `alta.compile(..., backend="onnx")`. The residual
+streams of every layer come from a second model whose Loop also emits scan outputs; it
+is built on the first `residuals` call only, so plain runs never pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import attrs
+import numpy as np
+
+from alta.backends import base, onnx_graph
+from alta.errors import BackendError
+from alta.interpreter import UNBOUNDED_LAYER_CAP
+from alta.ir import dense
+
+to_onnx = onnx_graph.to_onnx
+_DTYPES = ("float32", "float64")
+_SAVE_OPTIONS = ("opset", "dtype")
+_BUILD_OPTIONS = ("providers", "session_options", "intra_op_num_threads", "opset")
+
+
+def save(
+    module: dense.Module, path: str | os.PathLike[str], max_layers: int, **options: Any
+) -> None:
+    """Write `module` as an ONNX file; `max_layers` is the default of its `max_layers` input.
+
+    Options: opset (default 17), dtype ("float32" or "float64").
+    """
+    import onnx
+
+    unknown = sorted(set(options) - set(_SAVE_OPTIONS))
+    if unknown:
+        raise BackendError(
+            f"export_onnx: unknown options {unknown}; known: {', '.join(_SAVE_OPTIONS)}"
+        )
+    _check_dtype(options.get("dtype", "float32"))
+    onnx.save(to_onnx(module, max_layers, **options), os.fspath(path))
+
+
+def _check_dtype(dtype: str) -> None:
+    if str(dtype) not in _DTYPES:
+        raise BackendError(f"onnx backend: dtype '{dtype}' is not one of {', '.join(_DTYPES)}")
+
+
+class OnnxBackend(base.Backend):
+    name = "onnx"
+
+    def build(
+        self, module: dense.Module, *, dtype: str = "float32", device: str | None = None,
+        **options: Any,
+    ) -> OnnxExecutor:
+        unknown = sorted(set(options) - set(_BUILD_OPTIONS))
+        if unknown:
+            raise BackendError(
+                f"onnx backend: unknown options {unknown}; known: {', '.join(_BUILD_OPTIONS)}"
+            )
+        _check_dtype(dtype)
+        providers = options.get("providers") or _providers(device)
+        session_options = options.get("session_options")
+        if session_options is None:
+            import onnxruntime as ort
+
+            session_options = ort.SessionOptions()
+            # Quiet the load-time warning that the `max_layers` input has a default.
+            session_options.log_severity_level = 3
+        threads = options.get("intra_op_num_threads")
+        if threads is not None:
+            session_options.intra_op_num_threads = int(threads)
+        executor = OnnxExecutor(
+            module,
+            str(dtype),
+            list(providers),
+            session_options,
+            int(options.get("opset", onnx_graph.OPSET)),
+        )
+        executor.session = executor.open(residuals=False)
+        return executor
+
+
+def _providers(device: str | None) -> list[Any]:
+    """onnxruntime providers for an alta device name ("cpu", "cuda", "cuda:N")."""
+    if device in (None, "cpu"):
+        return ["CPUExecutionProvider"]
+    kind, _, index = device.partition(":")
+    if kind != "cuda" or not (index == "" or index.isdigit()):
+        raise BackendError(f"onnx backend: unknown device '{device}'; use 'cpu' or 'cuda[:N]'")
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if "CUDAExecutionProvider" not in available:
+        raise BackendError(
+            f"onnx backend: device '{device}' needs onnxruntime's CUDAExecutionProvider, but "
+            f"this onnxruntime has only {', '.join(available)}; install the gpu extra "
+            "(pip install 'alta[gpu]', which brings onnxruntime-gpu) in an environment "
+            "without the CPU-only onnxruntime package"
+        )
+    return [("CUDAExecutionProvider", {"device_id": int(index or 0)}), "CPUExecutionProvider"]
+
+
+@attrs.define
+class OnnxExecutor:
+    module: dense.Module
+    dtype: str
+    providers: list[Any]
+    session_options: Any
+    opset: int
+    session: Any = None
+    residual_session: Any = None
+
+    def open(self, residuals: bool) -> Any:
+        import onnxruntime as ort
+
+        limit = self.module.loop.max_layers
+        default = limit if limit is not None else UNBOUNDED_LAYER_CAP
+        model = to_onnx(
+            self.module, default, opset=self.opset, dtype=self.dtype, residuals=residuals
+        )
+        try:
+            session = ort.InferenceSession(
+                model.SerializeToString(), sess_options=self.session_options,
+                providers=self.providers,
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise BackendError(
+                f"onnx backend: onnxruntime could not load model '{self.module.name}': {exc}"
+            ) from exc
+        wanted = _name(self.providers[0])
+        if wanted not in session.get_providers():
+            raise BackendError(
+                f"onnx backend: onnxruntime did not start {wanted} for model "
+                f"'{self.module.name}' (it runs on {', '.join(session.get_providers())}); "
+                "check the CUDA and cuDNN libraries onnxruntime-gpu needs"
+            )
+        return session
+
+    def _run(self, session: Any, names: list[str], tokens: np.ndarray, lengths: np.ndarray,
+             layers: int) -> list[np.ndarray]:
+        feeds = {
+            "tokens": np.ascontiguousarray(tokens, dtype=np.int64),
+            "lengths": np.ascontiguousarray(lengths, dtype=np.int64),
+            "max_layers": np.asarray(layers, dtype=np.int64),
+        }
+        try:
+            return list(session.run(names, feeds))
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise BackendError(
+                f"onnx backend: onnxruntime failed running model '{self.module.name}' on "
+                f"tokens of shape {feeds['tokens'].shape}: {exc}"
+            ) from exc
+
+    def run(
+        self, tokens: np.ndarray, lengths: np.ndarray, max_layers: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        x, layers = self._run(self.session, ["residual", "layers"], tokens, lengths, max_layers)
+        return x, layers
+
+    def residuals(self, tokens: np.ndarray, lengths: np.ndarray, layers: int) -> np.ndarray:
+        if self.residual_session is None:
+            self.residual_session = self.open(residuals=True)
+        (stack,) = self._run(self.residual_session, ["residuals"], tokens, lengths, layers)
+        return stack
+
+
+def _name(provider: Any) -> str:
+    return provider[0] if isinstance(provider, tuple) else str(provider)

@@ -1,0 +1,348 @@
+"""IR3 as an ONNX graph, built with `onnx.helper` (no exporter in between).
+
+The graph computes exactly the program of `alta.ir.dense`'s docstring:
+
+    inputs   tokens int64 [batch, seq], lengths int64 [batch],
+             max_layers int64 [] (an overridable initializer: its stored value is the
+             default, and a feed replaces it, so one file serves any layer limit)
+    outputs  residual [batch, seq, d_model] (float32 or float64), layers int64 [batch],
+             output [batch, seq]: the decoded readout slot, int64 with -1 for None
+             (categorical), float64 with NaN for None (numerical), or an int64 bitmask
+             with bit m set when member m is in the set (set)
+             residuals [max_layers + 1, batch, seq, d_model] (only with residuals=True)
+
+The shared layer is one ONNX `Loop` whose trip count is `max_layers` and whose condition
+is "some sequence is still running"; its body runs a layer on the whole batch and keeps
+halted sequences frozen with `Where`. With residuals=True the loop runs all `max_layers`
+iterations (frozen sequences stay frozen) and emits every layer's stream as a scan output.
+Weights are initializers under their IR3 names; helper values are named `alta/...`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from alta.ir import dense, sparse
+
+#: Opset 17 and IR version 10: onnxruntime 1.17+ loads and runs the model.
+OPSET = 17
+IR_VERSION = 10
+_I64, _BOOL = TensorProto.INT64, TensorProto.BOOL
+#: Softmax weights below exp(_CUTOFF) are taken as 0 (see `_GraphBuilder.attend`).
+_CUTOFF = -80.0
+
+
+def to_onnx(
+    module: dense.Module,
+    max_layers: int,
+    *,
+    opset: int = OPSET,
+    dtype: str = "float32",
+    residuals: bool = False,
+) -> onnx.ModelProto:
+    """The model as ONNX; `max_layers` is the default of the `max_layers` input."""
+    graph = _GraphBuilder(module, np.dtype(dtype), residuals, opset).build(max_layers)
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", opset)],
+        producer_name="alta",
+        ir_version=IR_VERSION,
+    )
+    slot = module.readout.slot
+    helper.set_model_props(
+        model,
+        {
+            "alta.module": module.name,
+            "alta.readout.var": slot.var,
+            "alta.readout.kind": slot.kind,
+            "alta.readout.values": json.dumps([_jsonable(v) for v in slot.values]),
+        },
+    )
+    return model
+
+
+def _jsonable(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class _GraphBuilder:
+    """Emits nodes into `self.nodes` (the main graph or, while building it, the body)."""
+
+    def __init__(
+        self, module: dense.Module, ftype: np.dtype, residuals: bool, opset: int
+    ) -> None:
+        self.module = module
+        self.opset = opset
+        self.ftype = ftype
+        self.elem = helper.np_dtype_to_tensor_dtype(ftype)
+        self.residuals = residuals
+        self.initializers = [
+            numpy_helper.from_array(np.asarray(w, dtype=ftype), name)
+            for name, w in sorted(module.weights.items())
+        ]
+        self.taken = set(module.weights) | {"tokens", "lengths", "max_layers"}
+        self.consts: dict[tuple[str, tuple[int, ...], bytes], str] = {}
+        self.nodes: list[onnx.NodeProto] = []
+        self.count = 0
+
+    # ------------------------------------------------------------------ helpers
+
+    def fresh(self, hint: str) -> str:
+        self.count += 1
+        name = f"alta/{hint}/{self.count}"
+        self.taken.add(name)
+        return name
+
+    def const(self, value: Any, dtype: Any = None) -> str:
+        arr = np.asarray(value, dtype=self.ftype if dtype is None else dtype)
+        key = (arr.dtype.str, arr.shape, arr.tobytes())
+        if key not in self.consts:
+            name = self.fresh("const")
+            self.initializers.append(numpy_helper.from_array(arr, name))
+            self.consts[key] = name
+        return self.consts[key]
+
+    def ints(self, *values: int) -> str:
+        return self.const(list(values), np.int64)
+
+    def op(self, op_type: str, *inputs: str, hint: str = "", **attrs: Any) -> str:
+        out = self.fresh(hint or op_type.lower())
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out], **attrs))
+        return out
+
+    def affine(self, x: str, w: str, b: str) -> str:
+        return self.op("Add", self.op("MatMul", x, w), b)
+
+    def any(self, flags: str, axes: list[int] | None = None) -> str:
+        """Greater(ReduceSum(int flags), 0): bool reductions without ReduceMax on bool."""
+        count = self.op("Cast", flags, to=_I64)
+        inputs = [count] if axes is None else [count, self.ints(*axes)]
+        return self.op("Greater", self.op("ReduceSum", *inputs, keepdims=0), self.const(0, np.int64))
+
+    def reduce_max(self, x: str, axis: int, keepdims: int) -> str:
+        if self.opset >= 18:  # axes became an input in opset 18
+            return self.op("ReduceMax", x, self.ints(axis), keepdims=keepdims)
+        return self.op("ReduceMax", x, axes=[axis], keepdims=keepdims)
+
+    # ------------------------------------------------------------------ the graph
+
+    def build(self, max_layers: int) -> onnx.GraphProto:
+        module, elem = self.module, self.elem
+        d = module.d_model
+        inputs = [
+            helper.make_tensor_value_info("tokens", _I64, ["batch", "seq"]),
+            helper.make_tensor_value_info("lengths", _I64, ["batch"]),
+            helper.make_tensor_value_info("max_layers", _I64, []),
+        ]
+        self.initializers.append(
+            numpy_helper.from_array(np.asarray(max_layers, dtype=np.int64), "max_layers")
+        )
+        x0 = self.prologue()
+        final = self.loop(x0)
+        outputs = [
+            helper.make_tensor_value_info(final["x"], elem, ["batch", "seq", d]),
+            helper.make_tensor_value_info(final["layers"], _I64, ["batch"]),
+        ]
+        out, out_elem = self.readout(final["x"])
+        outputs.append(helper.make_tensor_value_info(out, out_elem, ["batch", "seq"]))
+        names = ["residual", "layers", "output"]
+        if self.residuals:
+            stacked = self.op(
+                "Concat", self.op("Unsqueeze", x0, self.ints(0)), final["scan"], axis=0
+            )
+            outputs.append(helper.make_tensor_value_info(stacked, elem, [None, "batch", "seq", d]))
+            names.append("residuals")
+        for info, name in zip(outputs, names, strict=True):
+            self.nodes.append(helper.make_node("Identity", [info.name], [name]))
+            info.name = name
+        return helper.make_graph(
+            self.nodes,
+            module.name or "alta",
+            inputs,
+            outputs,
+            initializer=self.initializers,
+            doc_string=__doc__,
+        )
+
+    def prologue(self) -> str:
+        """Embedding, the valid-position mask and loop-invariant attention helpers."""
+        emb = self.module.embed
+        self.seq = self.op("Shape", "tokens", start=1, end=2, hint="seq")  # [1]
+        n = self.op("Squeeze", self.seq, self.ints(0))
+        pos = self.op("Range", self.const(0, np.int64), n, self.const(1, np.int64), hint="pos")
+        self.valid = self.op(
+            "Less",
+            self.op("Unsqueeze", pos, self.ints(0)),
+            self.op("Unsqueeze", "lengths", self.ints(1)),
+            hint="valid",
+        )  # [B, N]
+        # Padded tokens may be anything; read them as token 0 (their stream is masked).
+        safe = self.op("Where", self.valid, "tokens", self.const(0, np.int64))
+        x = self.op("Gather", emb.tokens, safe, axis=0, hint="x0")
+        if emb.positions is not None:
+            table = self.op("Slice", emb.positions, self.ints(0), self.seq, self.ints(0))
+            x = self.op("Add", x, table, hint="x0")
+        self.rel = self.op(
+            "Sub", self.op("Unsqueeze", pos, self.ints(0)), self.op("Unsqueeze", pos, self.ints(1))
+        )  # [N, N]: j - i
+        self.near: dict[tuple[int, ...], str] = {}
+        for head in self.module.loop.attention.heads:
+            if head.offsets is not None:
+                self.offset_mask(head.offsets)
+        return x
+
+    def offset_mask(self, offsets: tuple[int, ...]) -> str:
+        """[N, N]: 0 where key j is at an allowed offset j - i from query i, else -inf."""
+        if offsets not in self.near:
+            near = self.const(False, np.bool_)
+            for o in sorted(set(offsets)):
+                near = self.op("Or", near, self.op("Equal", self.rel, self.const(o, np.int64)))
+            self.near[offsets] = self.op("Where", near, self.const(0.0), self.const(-np.inf))
+        return self.near[offsets]
+
+    def loop(self, x0: str) -> dict[str, str]:
+        outer, self.nodes = self.nodes, []
+        elem, d = self.elem, self.module.d_model
+        it, cond, x, layers, active = (
+            self.fresh(h) for h in ("iter", "cond", "x", "layers", "active")
+        )
+        body_inputs = [
+            helper.make_tensor_value_info(it, _I64, []),
+            helper.make_tensor_value_info(cond, _BOOL, []),
+            helper.make_tensor_value_info(x, elem, ["batch", "seq", d]),
+            helper.make_tensor_value_info(layers, _I64, ["batch"]),
+            helper.make_tensor_value_info(active, _BOOL, ["batch"]),
+        ]
+        # Like the numpy reference, run the layer on the running sequences only; halted
+        # ones keep their stream because the scatter leaves them untouched.
+        index = self.op("Squeeze", self.op("NonZero", active), self.ints(0), hint="running")
+        where = self.op("Unsqueeze", index, self.ints(1))  # [A, 1] for ScatterND
+        valid = self.op("Gather", self.valid, index, axis=0)
+        x_new = self.layer(self.op("Gather", x, index, axis=0), valid)
+        running = self.running(x_new, valid)
+        outs = [
+            self.op("Identity", cond) if self.residuals else "",
+            self.op("ScatterND", x, where, x_new),
+            self.op("Add", layers, self.op("Cast", active, to=_I64)),
+            self.op("ScatterND", active, where, running),
+        ]
+        outs[0] = outs[0] or self.any(outs[3])
+        body_outputs = [
+            helper.make_tensor_value_info(outs[0], _BOOL, []),
+            helper.make_tensor_value_info(outs[1], elem, ["batch", "seq", d]),
+            helper.make_tensor_value_info(outs[2], _I64, ["batch"]),
+            helper.make_tensor_value_info(outs[3], _BOOL, ["batch"]),
+        ]
+        if self.residuals:
+            scan = self.op("Identity", outs[1], hint="scan")
+            body_outputs.append(helper.make_tensor_value_info(scan, elem, ["batch", "seq", d]))
+        body = helper.make_graph(self.nodes, "layer", body_inputs, body_outputs)
+        self.nodes = outer
+
+        shape_b = self.op("Shape", "lengths")
+        active0 = self.op("Expand", self.const(True, np.bool_), shape_b)
+        layers0 = self.op("Expand", self.const(0, np.int64), shape_b)
+        if self.residuals:
+            cond0 = self.const(True, np.bool_)
+        else:
+            cond0 = self.op("Greater", self.op("Size", "lengths"), self.const(0, np.int64))
+        trips = self.op("Max", "max_layers", self.const(0, np.int64), hint="trips")
+        result = {k: self.fresh(k) for k in ("x", "layers", "active", "scan")}
+        loop_out = [result["x"], result["layers"], result["active"]]
+        if self.residuals:
+            loop_out.append(result["scan"])
+        self.nodes.append(
+            helper.make_node(
+                "Loop", [trips, cond0, x0, layers0, active0], loop_out, body=body, name="layer_loop"
+            )
+        )
+        return result
+
+    def layer(self, x: str, valid: str) -> str:
+        """One layer for a batch of running sequences: every head on x, then the MLP."""
+        loop = self.module.loop
+        # Masks are added to the scores (0 or -inf): a broadcast Add is faster than Where.
+        keys = self.op("Unsqueeze", valid, self.ints(1))
+        keys = self.op("Where", keys, self.const(0.0), self.const(-np.inf))  # [A, 1, N]
+        masks: dict[tuple[int, ...] | None, str] = {None: keys}
+        update = None
+        for head in loop.attention.heads:
+            if head.offsets not in masks:
+                near = self.offset_mask(head.offsets)
+                masks[head.offsets] = self.op("Add", keys, near, hint="allowed")
+            q = self.affine(x, head.wq, head.bq)
+            k = self.affine(x, head.wk, head.bk)
+            v = self.affine(x, head.wv, head.bv)
+            scores = self.op("MatMul", q, self.op("Transpose", k, perm=[0, 2, 1]))
+            scores = self.op("Add", scores, masks[head.offsets])
+            mixed = self.attend(scores, v, head.null_logit)
+            out = self.op("MatMul", mixed, head.wo, hint=f"head_{head.name}")
+            update = out if update is None else self.op("Add", update, out)
+        if update is not None:
+            x = self.op("Add", x, update)
+        h = x
+        for mlp_layer in loop.mlp.layers:
+            h = self.affine(h, mlp_layer.w, mlp_layer.b)
+            if mlp_layer.act == dense.CLIPPED_RELU:
+                h = self.op("Clip", h, self.const(0.0), self.const(1.0))
+        return self.op("Add", x, h)
+
+    def attend(self, scores: str, v: str, null_logit: float) -> str:
+        """softmax_j([scores_i, null]) @ [v; 0], written out rather than as `Softmax`.
+
+        onnxruntime's Exp is ~6x slower on arguments far below zero (masked keys, keys
+        hundreds below the null logit), and most arguments here are. So arguments are
+        clipped at _CUTOFF and exp(_CUTOFF) ~ 2e-35 is subtracted again: masked keys get
+        weight 0, weights under ~1e-28 move by at most 2e-35, and the largest weight is 1.
+        """
+        null = self.const(null_logit)
+        cutoff = self.const(_CUTOFF)
+        top = self.op("Max", self.reduce_max(scores, 2, keepdims=1), null)
+        shifted = self.op("Sub", scores, top)
+        floor = self.op("Exp", cutoff)  # same kernel as below, so masked keys get exactly 0
+        weights = self.op("Sub", self.op("Exp", self.op("Max", shifted, cutoff)), floor)
+        total = self.op(
+            "Add",
+            self.op("ReduceSum", weights, self.ints(2), keepdims=1),
+            self.op("Exp", self.op("Max", self.op("Sub", null, top), cutoff)),
+        )
+        return self.op("Div", self.op("MatMul", weights, v), total)
+
+    def running(self, x: str, valid: str) -> str:
+        """[A] bool: some real position has not reached the halt value."""
+        halt = self.module.loop.halt
+        if halt is None:
+            return self.op("Expand", self.const(True, np.bool_), self.op("Shape", x, end=1))
+        flag = self.op("Gather", x, self.const(halt.dim, np.int64), axis=2)
+        pending = self.op("Not", self.op("Greater", flag, self.const(0.5)))
+        return self.any(self.op("And", pending, valid), axes=[1])
+
+    def readout(self, x: str) -> tuple[str, int]:
+        slot = self.module.readout.slot
+        part = self.op("Slice", x, self.ints(slot.start), self.ints(slot.stop), self.ints(2))
+        if slot.kind == sparse.NUMERICAL:
+            value = self.op("Gather", part, self.const(0, np.int64), axis=2)
+            value = self.op("Cast", value, to=TensorProto.DOUBLE)
+            if slot.width == 2:
+                flag = self.op("Gather", part, self.const(1, np.int64), axis=2)
+                defined = self.op("Greater", flag, self.const(0.5))
+                value = self.op("Where", defined, value, self.const(np.nan, np.float64))
+            return value, TensorProto.DOUBLE
+        if slot.kind == sparse.SET:
+            bits = self.op("Cast", self.op("Greater", part, self.const(0.5)), to=_I64)
+            masks = self.const([1 << int(m) for m in slot.values], np.int64)
+            total = self.op("ReduceSum", self.op("Mul", bits, masks), self.ints(2), keepdims=0)
+            return total, _I64
+        if slot.width == 0:
+            shape = self.op("Shape", "tokens")
+            return self.op("Expand", self.const(-1, np.int64), shape), _I64
+        best = self.op("ArgMax", part, axis=2, keepdims=0)
+        value = self.op("Gather", self.const(list(slot.values), np.int64), best, axis=0)
+        top = self.reduce_max(part, 2, keepdims=0)
+        some = self.op("Greater", top, self.const(0.5))
+        return self.op("Where", some, value, self.const(-1, np.int64)), _I64

@@ -1,0 +1,164 @@
+"""The IR2 verifier: every name resolves, every value is in its variable's domain, heads
+read what they can, the MLP writes no head output, and no two rules can fire together on
+one variable. Errors name the offender and quote its printed line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alta.errors import VerifyError
+from alta.ir import analysis, printer, sparse
+
+_KINDS = (sparse.CATEGORICAL, sparse.NUMERICAL, sparse.SET)
+
+
+def verify_sparse(module: sparse.Module, *, check_conflicts: bool = True) -> sparse.Module:
+    """Check `module`; return it unchanged, or raise `VerifyError` naming what is wrong."""
+    for key, var in module.variables.items():
+        _check_var(module, key, var)
+    outputs = {h.output for h in module.heads}
+    for head in module.heads:
+        _check_head(module, head, outputs)
+    for name, var in module.variables.items():
+        if var.is_head_output and name not in outputs:
+            _fail(module, f"variable '%{name}' is initialised by a head, but no head writes it")
+    for i, rule in enumerate(module.rules):
+        _check_rule(module, i, rule)
+    if module.output not in module.variables:
+        _fail(module, f"output names unknown variable '%{module.output}'" + _known(module))
+    if module.halt is not None:
+        _check_halt(module, module.halt)
+    if check_conflicts:
+        _check_conflicts(module)
+    return module
+
+
+def _fail(module: sparse.Module, what: str, line: str = "") -> None:
+    quote = f"\n    {line}" if line else ""
+    raise VerifyError(f"alta.sparse @{module.name}: {what}{quote}")
+
+
+def _known(module: sparse.Module) -> str:
+    return f" (variables: {', '.join(module.variables)})"
+
+
+def _var_line(module: sparse.Module, name: str) -> str:
+    prefix = f"  var %{name} :"
+    for line in printer.print_sparse(module).splitlines():
+        if line.startswith(prefix):
+            return line.strip()
+    return ""
+
+
+def _in_domain(var: sparse.Variable, value: Any) -> bool:
+    if value is None:
+        return var.nullable
+    return value in var.values
+
+
+def _check_var(module: sparse.Module, key: str, var: sparse.Variable) -> None:
+    if key != var.name:
+        _fail(module, f"variable '%{var.name}' is stored under the key '{key}'")
+    if var.kind not in _KINDS:
+        _fail(module, f"variable '%{key}' has unknown kind '{var.kind}'", _var_line(module, key))
+    if len(set(var.values)) != len(var.values):
+        _fail(module, f"variable '%{key}' lists a value twice", _var_line(module, key))
+    if var.kind == sparse.CATEGORICAL and any(
+        isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < var.range
+        for v in var.values
+    ):
+        _fail(module, f"variable '%{key}' has a value outside range({var.range})",
+              _var_line(module, key))
+    bad = [v for v in var.init.table if not _in_domain(var, v)]
+    if bad:
+        _fail(
+            module,
+            f"variable '%{key}' starts as {sparse.fmt_value(bad[0])}, which is not in its domain",
+            _var_line(module, key),
+        )
+
+
+def _check_head(module: sparse.Module, head: sparse.Head, outputs: set[str]) -> None:
+    line = printer._head(head.output, head.query, head.key, head.value, head.mask)
+    variables = module.variables
+    for role in ("output", "query", "key", "value"):
+        name = getattr(head, role)
+        if name not in variables:
+            _fail(module, f"head '%{head.output}': {role} names unknown variable '%{name}'"
+                  + _known(module), line)
+    for role in ("query", "key", "value"):
+        name = getattr(head, role)
+        if name in outputs:
+            _fail(module, f"head '%{head.output}': {role} '%{name}' is another head's output; "
+                  "heads run in parallel, so chain them through an MLP variable", line)
+    query, key = variables[head.query], variables[head.key]
+    value, output = variables[head.value], variables[head.output]
+    if not output.is_head_output:
+        _fail(module, f"head '%{head.output}': its output variable is not marked as a head "
+              f"output (init is '{output.init.source}')", line)
+    if query.kind == sparse.NUMERICAL:
+        _fail(module, f"head '%{head.output}': query '%{head.query}' must be categorical or a set",
+              line)
+    if key.kind != sparse.CATEGORICAL:
+        _fail(module, f"head '%{head.output}': key '%{head.key}' must be categorical", line)
+    if value.kind == sparse.SET:
+        _fail(module, f"head '%{head.output}': value '%{head.value}' must be categorical or "
+              "numerical", line)
+    if output.kind != value.kind:
+        _fail(module, f"head '%{head.output}': output is {output.kind} but value "
+              f"'%{head.value}' is {value.kind}", line)
+
+
+def _check_rule(module: sparse.Module, index: int, rule: sparse.Rule) -> None:
+    line = printer.rule_text(index, rule)
+    where = f"rule #{index}"
+    seen: set[str] = set()
+    for atom in rule.atoms:
+        var = module.variables.get(atom.var)
+        if var is None:
+            _fail(module, f"{where}: atom reads unknown variable '%{atom.var}'" + _known(module),
+                  line)
+            return
+        if atom.var in seen:
+            _fail(module, f"{where}: variable '%{atom.var}' has two atoms", line)
+        seen.add(atom.var)
+        bad = [v for v in atom.values if not _in_domain(var, v)]
+        if bad:
+            _fail(module, f"{where}: atom value {sparse.fmt_value(bad[0])} is not in the domain "
+                  f"of '%{atom.var}'", line)
+    var = module.variables.get(rule.var)
+    if var is None:
+        _fail(module, f"{where}: writes unknown variable '%{rule.var}'" + _known(module), line)
+        return
+    if var.is_head_output:
+        _fail(module, f"{where}: writes head output '%{rule.var}'; head outputs are read-only "
+              "in the MLP", line)
+    if rule.new is None and not (var.kind == sparse.CATEGORICAL and var.nullable):
+        _fail(module, f"{where}: writes none to '%{rule.var}'; only a nullable categorical "
+              "variable can be set to none", line)
+    if rule.new is not None and rule.new not in var.values:
+        _fail(module, f"{where}: writes {sparse.fmt_value(rule.new)}, which is not in the "
+              f"domain of '%{rule.var}'", line)
+
+
+def _check_halt(module: sparse.Module, halt: sparse.Halt) -> None:
+    line = f"halt %{halt.var} == {halt.value}"
+    var = module.variables.get(halt.var)
+    if var is None:
+        _fail(module, f"halt names unknown variable '%{halt.var}'" + _known(module), line)
+        return
+    if var.kind != sparse.CATEGORICAL:
+        _fail(module, f"halt variable '%{halt.var}' must be categorical", line)
+    if halt.value not in var.values:
+        _fail(module, f"halt value {halt.value} is not in the domain of '%{halt.var}'", line)
+
+
+def _check_conflicts(module: sparse.Module) -> None:
+    for i, j in analysis.conflicts(module):
+        a, b = module.rules[i], module.rules[j]
+        _fail(
+            module,
+            f"rules #{i} and #{j} can fire together and both write '%{a.var}'",
+            f"{printer.rule_text(i, a)}\n    {printer.rule_text(j, b)}",
+        )

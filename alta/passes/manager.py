@@ -1,0 +1,147 @@
+"""The pass manager: run a checked pipeline, verify after every pass, name any failure.
+
+    pm = PassManager.parse("lower-symbolic-to-sparse,lower-sparse-to-dense")
+    dense_module = pm.run(program)          # or pm.stages(program): input first, then each
+    str(pm)                                 # the pipeline text again
+
+Users can hand `PassManager` instances of their own `Pass` subclasses, unregistered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from alta.errors import PassError, PipelineError, VerifyError
+from alta.passes import base, pipeline
+from alta.passes.instrument import Instrumentation, as_list
+
+log = logging.getLogger("alta.passes")
+
+
+def verify(module: Any) -> Any:
+    """Run the verifier of `module`'s level; return it, or raise naming what is wrong."""
+    level = base.level_of(module)
+    if level == "symbolic":
+        from alta.ir.verify import verify_symbolic
+
+        return verify_symbolic(module)
+    if level == "sparse":
+        from alta.ir.verify_sparse import verify_sparse
+
+        return verify_sparse(module)
+    from alta.ir.verify_dense import verify_dense
+
+    return verify_dense(module)
+
+
+class PassManager:
+    """An ordered list of passes whose IR levels chain, plus how to run them."""
+
+    def __init__(
+        self,
+        passes: Sequence[base.Pass],
+        *,
+        verify_each: bool = True,
+        instrumentations: Instrumentation | Iterable[Instrumentation] | None = None,
+    ) -> None:
+        for p in passes:
+            if not isinstance(p, base.Pass):
+                raise PipelineError(
+                    f"PassManager takes Pass instances, got {type(p).__name__} {p!r}"
+                )
+        self.passes: tuple[base.Pass, ...] = tuple(passes)
+        self.verify_each = verify_each
+        self.instrumentations = as_list(instrumentations)
+        pipeline.check_levels(self.passes, None, str(self))
+
+    @classmethod
+    def parse(
+        cls,
+        text: str,
+        *,
+        start_level: str | None = None,
+        verify_each: bool = True,
+        instrumentations: Instrumentation | Iterable[Instrumentation] | None = None,
+    ) -> PassManager:
+        """Parse pipeline text; every error is raised here, before anything runs."""
+        passes = pipeline.parse(text, start_level)
+        return cls(passes, verify_each=verify_each, instrumentations=instrumentations)
+
+    def __str__(self) -> str:
+        return pipeline.print_pipeline(self.passes)
+
+    def __repr__(self) -> str:
+        return f"PassManager({str(self)!r}, verify_each={self.verify_each})"
+
+    @property
+    def input_level(self) -> str | None:
+        return self.passes[0].input_level if self.passes else None
+
+    @property
+    def output_level(self) -> str | None:
+        return self.passes[-1].output_level if self.passes else None
+
+    def up_to(self, level: str, start_level: str) -> PassManager:
+        """The prefix that ends with the last pass returning `level` (for `--emit`)."""
+        if level not in base.LEVELS:
+            raise PipelineError(f"unknown IR level '{level}'; choose {', '.join(base.LEVELS)}")
+        ends = [i for i, p in enumerate(self.passes) if p.output_level == level]
+        if not ends and level != start_level:
+            raise PipelineError(
+                f"pipeline '{self}' never produces alta.{level} (input is alta.{start_level})"
+            )
+        stop = ends[-1] + 1 if ends else 0
+        return PassManager(
+            self.passes[:stop], verify_each=self.verify_each,
+            instrumentations=self.instrumentations,
+        )
+
+    def run(self, module: Any) -> Any:
+        """Run every pass; return the final module."""
+        return self.stages(module)[-1]
+
+    def stages(self, module: Any) -> list[Any]:
+        """Run every pass; return the input followed by each pass's result."""
+        pipeline.check_levels(self.passes, base.level_of(module), str(self))
+        stages = [module]
+        done: list[str] = []
+        for inst in self.instrumentations:
+            inst.run_begin(self, module)
+        try:
+            for p in self.passes:
+                stages.append(self._run_one(p, stages[-1], done))
+                done.append(p.name)
+        finally:
+            for inst in self.instrumentations:
+                inst.run_end(self, stages[-1])
+        return stages
+
+    def _run_one(self, p: base.Pass, module: Any, done: list[str]) -> Any:
+        for inst in self.instrumentations:
+            inst.before_pass(p, module)
+        log.debug("running pass %s", p.spec())
+        result = None
+        try:
+            result = p.run(module)
+            self._check_result(p, result)
+            if self.verify_each:
+                verify(result)
+        except Exception as exc:
+            for inst in self.instrumentations:
+                inst.after_pass_failed(p, module if result is None else result, exc)
+            raise PassError(f"pass '{p.name}' failed after [{', '.join(done)}]: {exc}") from exc
+        for inst in self.instrumentations:
+            inst.after_pass(p, module, result)
+        return result
+
+    @staticmethod
+    def _check_result(p: base.Pass, result: Any) -> None:
+        if result is None:
+            raise VerifyError(
+                "run() returned None; return the module (the same object when nothing changed)"
+            )
+        level = base.level_of(result)
+        if level != p.output_level:
+            raise VerifyError(f"returned alta.{level} but declares alta.{p.output_level}")

@@ -1,0 +1,133 @@
+"""Run an IR2 module directly: the semantics of DESIGN §4 with `var in {...}` rules.
+
+Passes over IR2 are checked with it (a pass must not change what a module computes), and
+`minimize-rules{dataset=...}` uses it to find the rules a dataset fires.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import numpy as np
+
+from alta import interpreter, interpreter_mlp
+from alta import interpreter_state as st
+from alta.errors import InterpreterError, RuleConflictError
+from alta.ir import sparse, symbolic
+
+
+@attrs.frozen
+class SparseRun:
+    outputs: list[list[Any]]
+    layers: np.ndarray
+    fired: frozenset[int]  # indices of the rules that fired at least once
+
+
+def as_symbolic_shell(module: sparse.Module) -> symbolic.Program:
+    """A symbolic program with the module's variables and heads (and no MLP), so that the
+    symbolic interpreter's state and attention code can run it."""
+    variables = []
+    for var in module.variables.values():
+        if var.kind == sparse.CATEGORICAL:
+            spec: symbolic.Var = symbolic.CategoricalVar(range=var.range, default=None)
+        elif var.kind == sparse.NUMERICAL:
+            spec = symbolic.NumericalVar(values=tuple(var.values) or None, default=None)
+        else:
+            spec = symbolic.SetVar(range=var.range, values=tuple(var.values) or None, default=None)
+        variables.append((var.name, spec))
+    heads = tuple(
+        symbolic.Head(h.output, h.query, h.key, h.value, h.mask) for h in module.heads
+    )
+    halt = module.halt and symbolic.Halt(module.halt.var, module.halt.value)
+    return symbolic.Program(
+        module.name, tuple(variables), heads, symbolic.RulesMLP(()), module.output,
+        module.input_range, module.position_range, halt,
+    )
+
+
+def run(module: sparse.Module, inputs: list[list[int]], max_layers: int | None = None) -> SparseRun:
+    shell = as_symbolic_shell(module)
+    if max_layers is None and module.halt is None:
+        raise InterpreterError(f"module '{module.name}' has no halt spec: pass max_layers")
+    tokens, valid = st.pad_inputs(shell, inputs)
+    state = _initial(module, shell, tokens, valid)
+    limit = interpreter.UNBOUNDED_LAYER_CAP if max_layers is None else max_layers
+    layers = np.zeros(len(inputs), dtype=np.int64)
+    active = np.ones(len(inputs), dtype=bool)
+    fired: set[int] = set()
+    for layer in range(limit):
+        idx = np.flatnonzero(active)
+        if not len(idx):
+            break
+        sub = {n: a[idx] for n, a in state.items()}
+        new = _layer(module, shell, sub, valid[idx], layer, fired)
+        for n in state:
+            state[n][idx] = new[n]
+        layers[idx] = layer + 1
+        if module.halt is not None:
+            ok = (new[module.halt.var] == module.halt.value) | ~valid[idx]
+            active[idx[ok.all(axis=1)]] = False
+    lengths = valid.sum(axis=1)
+    out_var = shell.vars[module.output]
+    outputs = [
+        [st.decode(out_var, x) for x in row[:n]] for row, n in zip(state[module.output], lengths, strict=True)
+    ]
+    return SparseRun(outputs, layers, frozenset(fired))
+
+
+def _initial(
+    module: sparse.Module, shell: symbolic.Program, tokens: np.ndarray, valid: np.ndarray
+) -> dict[str, np.ndarray]:
+    b, n = tokens.shape
+    state = {}
+    for name, var in module.variables.items():
+        spec = shell.vars[name]
+        table = np.asarray(
+            [st.encode(spec, v) for v in var.init.table] or [st.none_of(spec)], dtype=st.dtype_of(spec)
+        )
+        if var.init.source == "token":
+            arr = table[tokens]
+        elif var.init.source == "position":
+            arr = np.broadcast_to(table[np.minimum(np.arange(n), len(table) - 1)], (b, n))
+        else:
+            arr = np.full((b, n), table[0])
+        state[name] = np.where(valid, arr, st.none_of(spec)).astype(st.dtype_of(spec))
+    return state
+
+
+def _layer(
+    module: sparse.Module,
+    shell: symbolic.Program,
+    state: dict[str, np.ndarray],
+    valid: np.ndarray,
+    layer: int,
+    fired: set[int],
+) -> dict[str, np.ndarray]:
+    after = dict(state)
+    batch_index = np.arange(valid.shape[0])
+    for head in shell.heads:
+        after[head.output] = interpreter.attend(shell, head, state, valid, layer, False, batch_index)
+    new = {n: a.copy() for n, a in state.items()}
+    written: dict[str, np.ndarray] = {}
+    for i, rule in enumerate(module.rules):
+        hit = valid.copy()
+        for atom in rule.atoms:
+            spec = shell.vars[atom.var]
+            index = interpreter_mlp.value_index(spec, atom.var, after[atom.var])
+            domain = list(module.variables[atom.var].values)
+            if isinstance(spec, symbolic.CategoricalVar):
+                allowed = sorted(atom.values)
+            else:
+                allowed = [domain.index(v) for v in atom.values if v in domain]
+            hit &= np.isin(index, allowed) & (index >= 0)
+        if not hit.any():
+            continue
+        fired.add(i)
+        if rule.var in written and (written[rule.var] & hit).any():
+            raise RuleConflictError(f"layer {layer}: two rules write '{rule.var}' at once (rule #{i})")
+        written[rule.var] = written.get(rule.var, np.zeros_like(hit)) | hit
+        new[rule.var][hit] = st.encode(shell.vars[rule.var], rule.new)
+    for name in module.clears:
+        new[name] = np.full_like(state[name], st.none_of(shell.vars[name]))
+    return new

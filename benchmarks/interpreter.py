@@ -1,0 +1,286 @@
+"""Throughput of the batched reference interpreter on every program in `alta.programs`.
+
+Usage (from the repository root):
+
+    python benchmarks/interpreter.py            # batch 256, median of 3 runs
+    python benchmarks/interpreter.py --quick    # batch 32, one run: a smoke test
+    python benchmarks/interpreter.py --programs parity addition
+
+It prints a markdown table and writes JSON to benchmarks/results/interpreter.json
+(interpreter-quick.json with --quick). Beside each program it shows the interpreter time
+per sequence of the paper's code for the comparable program, measured on a 2-vCPU Xeon
+VM (reference/alta-measured.md, run 2). That interpreter runs one sequence at a time.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One BLAS thread, as in the paper-code measurements; this must precede `import numpy`.
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alta import interpreter
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+#: The paper code's interpreter, median ms per sequence (alta-measured.md, run 2).
+PAPER_INTERP_MS: dict[str, float] = {
+    "parity_seq_abs": 0.492,
+    "parity_seq_rel": 0.615,
+    "parity_sum_mod_2": 0.423,
+    "parity_sum_mod_2_intermediate": 0.578,
+    "parity_sparse_seq_abs": 0.518,
+    "parity_sparse_seq_rel": 0.62,
+    "parity_sparse_sum_mod_2": 0.348,
+    "addition_sparse": 2.75,
+    "addition_simple": 1.09,
+    "sort_unique": 0.249,
+    "subleq_sparse": 3.39,
+    "subleq_simple": 1.25,
+}
+
+#: The paper measurement's inputs: median length L and median layers (same source).
+PAPER_SHAPE: dict[str, tuple[int, int]] = {
+    "parity_seq_abs": (5, 15),
+    "parity_seq_rel": (6, 15),
+    "parity_sum_mod_2": (6, 15),
+    "parity_sum_mod_2_intermediate": (6, 15),
+    "parity_sparse_seq_abs": (5, 15),
+    "parity_sparse_seq_rel": (6, 15),
+    "parity_sparse_sum_mod_2": (6, 15),
+    "addition_sparse": (11, 7),
+    "addition_simple": (11, 7),
+    "sort_unique": (9, 5),
+    "subleq_sparse": (12, 9),
+    "subleq_simple": (12, 9),
+}
+
+#: Our registry name -> the paper's comparable program. Rule programs compare with the
+#: paper's hand-written "sparse" versions; Python-function parity with the paper's rules
+#: generated from the same function; Python-function addition/SUBLEQ with its "simple" ones.
+PAPER_COUNTERPART: dict[str, str] = {
+    "parity_sequential_absolute": "parity_seq_abs",
+    "parity_sequential_absolute_rules": "parity_sparse_seq_abs",
+    "parity_sequential_relative": "parity_seq_rel",
+    "parity_sequential_relative_rules": "parity_sparse_seq_rel",
+    "parity_sum_mod_2": "parity_sum_mod_2",
+    "parity_sum_mod_2_rules": "parity_sparse_sum_mod_2",
+    "parity_intermediate": "parity_sum_mod_2_intermediate",
+    "addition": "addition_simple",
+    "addition_rules": "addition_sparse",
+    "sort_unique": "sort_unique",
+    "subleq": "subleq_simple",
+    "subleq_rules": "subleq_sparse",
+}
+
+COLUMNS = (
+    "program",
+    "batch",
+    "median L",
+    "seq/s",
+    "ms/seq",
+    "median layers",
+    "ms/seq-layer",
+    "paper program",
+    "paper ms/seq",
+    "paper L, layers",
+    "speedup",
+)
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def load_registry() -> list[Any]:
+    """The registered programs: entries with `name`, `build()`, `generate(rng, n)`, `max_layers`."""
+    import alta.programs as programs
+
+    return list(programs.PROGRAMS.values())
+
+
+def paper_name(entry: Any) -> str | None:
+    """The paper program comparable to `entry` (an entry may name it as `paper_name`)."""
+    explicit = getattr(entry, "paper_name", None)
+    if explicit:
+        return str(explicit)
+    return PAPER_COUNTERPART.get(str(entry.name))
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def time_runs(fn: Callable[[], Any], repeats: int) -> list[float]:
+    """Wall seconds of `repeats` calls of `fn`, after one untimed warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def measure(entry: Any, batch: int, repeats: int, seed: int) -> dict[str, Any]:
+    """Time the batched interpreter on `batch` generated inputs of one program."""
+    program = entry.build()
+    inputs = [list(map(int, seq)) for seq in entry.generate(np.random.default_rng(seed), batch)]
+    max_layers = entry.max_layers
+    result = interpreter.run(program, inputs, max_layers=max_layers)
+    times = time_runs(lambda: interpreter.run(program, inputs, max_layers=max_layers), repeats)
+    seconds = statistics.median(times)
+    layers = np.asarray(result.layers)
+    lengths = [len(seq) for seq in inputs]
+    row: dict[str, Any] = {
+        "program": entry.name,
+        "batch": len(inputs),
+        "max_layers": max_layers,
+        "runs_s": times,
+        "median_s": seconds,
+        "seq_per_s": len(inputs) / seconds,
+        "ms_per_seq": 1000 * seconds / len(inputs),
+        "median_layers": float(np.median(layers)),
+        "total_sequence_layers": int(layers.sum()),
+        "ms_per_sequence_layer": 1000 * seconds / max(int(layers.sum()), 1),
+        "median_length": float(np.median(lengths)) if lengths else 0.0,
+    }
+    return {**row, **paper_columns(entry, row["ms_per_seq"])}
+
+
+def paper_columns(entry: Any, ms_per_seq: float) -> dict[str, Any]:
+    name = paper_name(entry)
+    paper_ms = PAPER_INTERP_MS.get(name) if name else None
+    return {
+        "paper_program": name,
+        "paper_ms_per_seq": paper_ms,
+        "paper_median_length_and_layers": PAPER_SHAPE.get(name) if name else None,
+        "speedup": None if paper_ms is None else paper_ms / ms_per_seq,
+    }
+
+
+def run_all(
+    entries: Iterable[Any], batch: int, repeats: int, seed: int, log: Callable[[str], None]
+) -> list[dict[str, Any]]:
+    """Measure every entry; a program that fails is reported, not fatal."""
+    rows = []
+    for entry in entries:
+        log(f"  {entry.name} ...")
+        try:
+            rows.append(measure(entry, batch, repeats, seed))
+        except Exception as exc:  # a broken program must not hide the others' numbers
+            rows.append({"program": entry.name, "batch": batch, "error": repr(exc)})
+    return rows
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def _shape(shape: Sequence[int] | None) -> str:
+    return "–" if shape is None else f"{shape[0]}, {shape[1]}"
+
+
+def table(rows: Sequence[dict[str, Any]]) -> str:
+    """The results as a markdown table."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for r in rows:
+        if "error" in r:
+            cells = [r["program"], str(r["batch"]), f"error: {r['error']}"] + [""] * 8
+        else:
+            speedup = None if r["speedup"] is None else f"{r['speedup']:.1f}×"
+            cells = [
+                r["program"],
+                str(r["batch"]),
+                _fmt(r["median_length"]),
+                _fmt(r["seq_per_s"]),
+                _fmt(r["ms_per_seq"]),
+                _fmt(r["median_layers"]),
+                _fmt(r["ms_per_sequence_layer"]),
+                _fmt(r["paper_program"]),
+                _fmt(r["paper_ms_per_seq"]),
+                _shape(r["paper_median_length_and_layers"]),
+                _fmt(speedup),
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def machine_info() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "numpy": np.__version__,
+        "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+    }
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="batch 32, one timed run")
+    parser.add_argument("--batch", type=int, default=None, help="sequences per batch (256)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs (3)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--programs", nargs="*", default=None, help="only programs whose name contains one of these"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="JSON output path")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None, entries: Iterable[Any] | None = None) -> int:
+    args = parse_args(argv)
+    batch = args.batch or (32 if args.quick else 256)
+    repeats = args.repeats or (1 if args.quick else 3)
+    chosen = list(load_registry() if entries is None else entries)
+    if args.programs:
+        chosen = [e for e in chosen if any(p in e.name for p in args.programs)]
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    log(f"interpreter benchmark: {len(chosen)} programs, batch {batch}, median of {repeats}")
+    rows = run_all(chosen, batch, repeats, args.seed, log)
+    print(table(rows))
+    out = args.out or RESULTS_DIR / ("interpreter-quick.json" if args.quick else "interpreter.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "benchmark": "interpreter",
+        "settings": {"batch": batch, "repeats": repeats, "seed": args.seed, "quick": args.quick},
+        "machine": machine_info(),
+        "paper_reference": "alta-measured.md run 2: paper code, one sequence at a time, "
+        "2-vCPU Xeon VM",
+        "results": rows,
+    }
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    log(f"wrote {out}")
+    return 1 if any("error" in r for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
