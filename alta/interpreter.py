@@ -70,7 +70,7 @@ def run(
         raise InterpreterError(f"max_layers must be >= 0, got {max_layers}")
     tokens, valid = st.pad_inputs(program, inputs)
     state = st.initial_state(program, tokens, valid)
-    rules = mlp.RuleTable(program) if isinstance(program.mlp, symbolic.RulesMLP) else None
+    step = mlp_step(program)
     batch = len(inputs)
     layers = np.zeros(batch, dtype=np.int64)
     active = np.ones(batch, dtype=bool)
@@ -79,7 +79,7 @@ def run(
     while active.any() and layer < limit:
         idx = np.flatnonzero(active)
         sub = {n: a[idx] for n, a in state.items()}
-        new = run_layer(program, sub, valid[idx], layer, strict, rules, idx)
+        new = run_layer(program, sub, valid[idx], layer, strict, step, idx)
         layer += 1
         layers[idx] = layer
         halted = _halted(program, new, valid[idx])
@@ -110,10 +110,11 @@ def run_layer(
     valid: np.ndarray,
     layer: int,
     strict: bool,
-    rules: mlp.RuleTable | None = None,
+    step: mlp.MLPStep | None = None,
     batch_index: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """One layer on a batch: attention, MLP, clearing. Returns the new state."""
+    step = step or mlp_step(program)
     if batch_index is None:
         batch_index = np.arange(valid.shape[0])
     after_attn = dict(state)
@@ -124,10 +125,7 @@ def run_layer(
     flat = {n: a[where_b, where_i] for n, a in after_attn.items()}
     if strict:
         _check_numerical_reads(program, flat, layer, where)
-    if rules is not None:
-        writes = rules.fire(flat, layer, where)
-    else:
-        writes = mlp.run_function(program, flat, layer, where)
+    writes = step(flat, layer, where)
     new = {n: a.copy() for n, a in state.items()}
     for name, (pos, values) in writes.items():
         new[name][where_b[pos], where_i[pos]] = values
@@ -135,6 +133,13 @@ def run_layer(
     for name in program.head_outputs:
         new[name] = np.full_like(state[name], st.none_of(variables[name]))
     return new
+
+
+def mlp_step(program: symbolic.Program) -> mlp.MLPStep:
+    """The MLP of `program` as a callable over flat positions (rules or function)."""
+    if isinstance(program.mlp, symbolic.RulesMLP):
+        return mlp.RuleTable(program)
+    return mlp.FunctionRunner(program)
 
 
 def attend(
@@ -146,56 +151,112 @@ def attend(
     strict: bool,
     batch_index: np.ndarray,
 ) -> np.ndarray:
-    """A head's output at every position: the selected value, their mean, or None."""
+    """A head's output at every position: the selected value, their mean, or None.
+
+    Linear in the sequence length: relative heads look only at their offsets; other heads
+    aggregate per key value (count, sum of positions, sum of values) and let each query
+    read the aggregates of the values in its query set.
+    """
     variables = program.vars
     q, k, v = state[head.query], state[head.key], state[head.value]
-    if isinstance(variables[head.query], symbolic.SetVar):
-        hit = (q[:, :, None] >= 0) & (k[:, None, :] >= 0)
-        match = hit & ((q[:, :, None] >> np.maximum(k, 0)[:, None, :]) & 1).astype(bool)
-    else:
-        match = (q[:, :, None] == k[:, None, :]) & (k[:, None, :] >= 0)
-    match &= valid[:, None, :]
-    n = valid.shape[1]
+    is_set = isinstance(variables[head.query], symbolic.SetVar)
+    numeric = isinstance(variables[head.output], symbolic.NumericalVar)
     if head.relative_position_mask:
-        offset = np.arange(n)[None, :] - np.arange(n)[:, None]
-        match &= np.isin(offset, sorted(head.relative_position_mask))[None]
-    count = match.sum(axis=2)
-    if strict:
-        _check_attention(program, head, q, v, match, count, valid, layer, batch_index)
-    out_var = variables[head.output]
-    if isinstance(out_var, symbolic.CategoricalVar):
-        if not n:
-            return np.full_like(q, st.NONE_INT)
-        picked = np.take_along_axis(v, match.argmax(axis=2), axis=1)
-        out = np.where(count == 1, picked, st.NONE_INT)
+        count, pos, total, nones = _select_relative(head, q, k, v, valid, is_set, numeric)
     else:
-        total = np.where(match, v[:, None, :], 0.0).sum(axis=2)
+        size = variables[head.key].range  # type: ignore[union-attr]
+        count, pos, total, nones = _select_by_key(q, k, v, valid, is_set, numeric, size)
+    if strict:
+        _check_attention(program, head, q, count, nones, valid, layer, batch_index)
+    if numeric:
         with np.errstate(invalid="ignore", divide="ignore"):
             out = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return np.where(valid, out, st.none_of(out_var))
+        out = np.where(nones > 0, np.nan, out)
+        return np.where(valid, out, np.nan)
+    picked = np.take_along_axis(v, pos.astype(np.int64), axis=1) if v.shape[1] else pos
+    return np.where(valid & (count == 1), picked, st.NONE_INT)
+
+
+def _match(q: np.ndarray, k: np.ndarray, is_set: bool) -> np.ndarray:
+    if is_set:
+        return (q >= 0) & (k >= 0) & ((q >> np.maximum(k, 0)) & 1).astype(bool)
+    return (q == k) & (k >= 0)
+
+
+def _select_relative(
+    head: symbolic.Head, q: np.ndarray, k: np.ndarray, v: np.ndarray, valid: np.ndarray,
+    is_set: bool, numeric: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    n = valid.shape[1]
+    count = np.zeros(q.shape, dtype=np.int64)
+    pos = np.zeros(q.shape, dtype=np.int64)
+    total = np.zeros(q.shape) if numeric else count
+    nones = np.zeros(q.shape, dtype=np.int64)
+    for offset in sorted(head.relative_position_mask):
+        j = np.arange(n) + offset
+        inside = (j >= 0) & (j < n)
+        jc = np.clip(j, 0, max(n - 1, 0))
+        hit = valid[:, jc] & inside[None, :] & _match(q, k[:, jc], is_set)
+        count = count + hit
+        pos = np.where(hit, jc[None, :], pos)
+        if numeric:
+            value = v[:, jc]
+            nones = nones + (hit & np.isnan(value))
+            total = total + np.where(hit & ~np.isnan(value), value, 0.0)
+    return count, pos, total, nones
+
+
+def _select_by_key(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, valid: np.ndarray, is_set: bool,
+    numeric: bool, size: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    b, n = q.shape
+    keyed = valid & (k >= 0)
+    slots = (np.arange(b)[:, None] * size + np.maximum(k, 0))[keyed]
+
+    def per_key(weights: np.ndarray | None) -> np.ndarray:
+        return np.bincount(slots, weights=weights, minlength=b * size).reshape(b, size)
+
+    counts = per_key(None)
+    possum = per_key(np.broadcast_to(np.arange(n), (b, n))[keyed].astype(np.float64))
+    if numeric:
+        value = v[keyed]
+        sums = per_key(np.where(np.isnan(value), 0.0, value))
+        nan_counts = per_key(np.isnan(value).astype(np.float64))
+    if is_set:
+        bits = ((np.maximum(q, 0)[:, :, None] >> np.arange(size)) & 1) * (q >= 0)[:, :, None]
+
+        def gather(table: np.ndarray) -> np.ndarray:
+            return np.einsum("bnr,br->bn", bits.astype(np.float64), table.astype(np.float64))
+    else:
+        rows = np.arange(b)[:, None]
+
+        def gather(table: np.ndarray) -> np.ndarray:
+            return np.where(q >= 0, table[rows, np.clip(q, 0, size - 1)], 0)
+
+    count = np.rint(gather(counts)).astype(np.int64)
+    pos = np.rint(gather(possum)).astype(np.int64)
+    if numeric:
+        return count, pos, gather(sums), np.rint(gather(nan_counts)).astype(np.int64)
+    return count, pos, count, np.zeros_like(count)
 
 
 def _check_attention(
     program: symbolic.Program,
     head: symbolic.Head,
     q: np.ndarray,
-    v: np.ndarray,
-    match: np.ndarray,
     count: np.ndarray,
+    nones: np.ndarray,
     valid: np.ndarray,
     layer: int,
     batch_index: np.ndarray,
 ) -> None:
     variables = program.vars
-    problems = []
-    bad_query = st.is_none(variables[head.query], q) & valid
-    if bad_query.any():
-        problems.append((bad_query, f"query '{head.query}' is None"))
+    problems = [(st.is_none(variables[head.query], q) & valid, f"query '{head.query}' is None")]
     if isinstance(variables[head.output], symbolic.CategoricalVar):
         problems.append((valid & (count > 1), "more than one position matches"))
     else:
-        none_value = (match & np.isnan(v)[:, None, :]).any(axis=2) & valid
-        problems.append((none_value, f"a selected value of '{head.value}' is None"))
+        problems.append((valid & (nones > 0), f"a selected value of '{head.value}' is None"))
     for mask, why in problems:
         if mask.any():
             b, i = np.argwhere(mask)[0]

@@ -7,24 +7,37 @@ grouped by the variables they test and matched with one sorted-key lookup per gr
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from alta import interpreter_state as st
-from alta.errors import ProgramError, RuleConflictError, UndefinedReadError
+from alta.errors import (
+    AltaError,
+    InterpreterError,
+    ProgramError,
+    RuleConflictError,
+    UndefinedReadError,
+)
 from alta.ir import symbolic
 
 Writes = dict[str, tuple[np.ndarray, np.ndarray]]  # var -> (flat positions, raw new values)
+MLPStep = Callable[[Mapping[str, np.ndarray], int, np.ndarray], Writes]
 
 
 class _Z:
     """The `z` a Python MLP function sees: reads check definedness, writes are buffered."""
 
-    def __init__(self, program: symbolic.Program, values: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        program: symbolic.Program,
+        values: Mapping[str, Any],
+        variables: Mapping[str, symbolic.Var] | None = None,
+    ) -> None:
         self._program = program
         self._values = values
+        self._variables = variables if variables is not None else program.vars
         self.writes: dict[str, Any] = {}
 
     def __getitem__(self, name: str) -> Any:
@@ -36,12 +49,11 @@ class _Z:
         return value
 
     def __setitem__(self, name: str, value: Any) -> None:
-        variables = self._program.vars
-        if name not in variables:
+        var = self._variables.get(name)
+        if var is None:
             raise ProgramError(f"MLP function writes unknown variable '{name}'")
         if name in self._program.head_outputs:
             raise ProgramError(f"MLP function writes head output '{name}', which is read-only")
-        var = variables[name]
         value = symbolic.normalise(var, value)
         why = symbolic.value_error(var, value)
         if why:
@@ -49,49 +61,82 @@ class _Z:
         self.writes[name] = value
 
 
-def run_function(
-    program: symbolic.Program, flat: Mapping[str, np.ndarray], layer: int, where: np.ndarray
-) -> Writes:
-    """Run the MLP function once per distinct state among the flat positions."""
-    assert isinstance(program.mlp, symbolic.FunctionMLP)
-    names = [n for n, _ in program.variables]
-    variables = program.vars
-    if not len(where):
-        return {}
-    columns = [
-        flat[n].view(np.int64) if flat[n].dtype == np.float64 else flat[n] for n in names
-    ]
-    rows, first, inverse = np.unique(
-        np.stack(columns, axis=1), axis=0, return_index=True, return_inverse=True
-    )
-    inverse = inverse.reshape(-1)
-    per_row: list[dict[str, Any]] = []
-    for r in range(len(rows)):
-        pos = first[r]
-        values = {n: st.decode(variables[n], flat[n][pos]) for n in names}
-        z = _Z(program, values)
+class FunctionRunner:
+    """Runs a Python MLP function once per distinct state; results are memoised for the run."""
+
+    def __init__(self, program: symbolic.Program) -> None:
+        assert isinstance(program.mlp, symbolic.FunctionMLP)
+        self.program = program
+        self.names = [n for n, _ in program.variables]
+        self.variables = program.vars
+        self.cache: dict[tuple[int, ...], dict[str, Any]] = {}
+
+    def __call__(self, flat: Mapping[str, np.ndarray], layer: int, where: np.ndarray) -> Writes:
+        if not len(where):
+            return {}
+        columns = [
+            flat[n].view(np.int64) if flat[n].dtype == np.float64 else flat[n] for n in self.names
+        ]
+        first, inverse = _distinct_rows(columns)
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(len(first) + 1))
+        positions: dict[str, list[np.ndarray]] = defaultdict(list)
+        raws: dict[str, list[np.ndarray]] = defaultdict(list)
+        for r, pos in enumerate(first.tolist()):
+            writes = self._writes(tuple(int(c[pos]) for c in columns), layer, where[pos])
+            members = order[bounds[r] : bounds[r + 1]]
+            for name, raw in writes.items():
+                positions[name].append(members)
+                dtype = st.dtype_of(self.variables[name])
+                raws[name].append(np.full(len(members), raw, dtype=dtype))
+        return {n: (np.concatenate(positions[n]), np.concatenate(raws[n])) for n in positions}
+
+    def _writes(self, row: tuple[int, ...], layer: int, where: Any) -> dict[str, Any]:
+        cached = self.cache.get(row)
+        if cached is not None:
+            return cached
+        values = {}
+        for n, raw in zip(self.names, row, strict=True):
+            var = self.variables[n]
+            values[n] = st.decode(
+                var, np.int64(raw).view(np.float64) if isinstance(var, symbolic.NumericalVar) else raw
+            )
+        z = _Z(self.program, values, self.variables)
         try:
-            program.mlp.fn(z)
+            self.program.mlp.fn(z)  # type: ignore[union-attr]
         except UndefinedReadError as exc:
             raise UndefinedReadError(
                 f"layer {layer}: the MLP function read '{exc.args[0]}', which is undefined "
-                f"(None) at {_describe(where[pos])}; guard the read on a variable that "
-                "says whether it is defined"
+                f"(None) at {_describe(where)}; guard the read on a variable that says "
+                "whether it is defined"
             ) from None
-        per_row.append(z.writes)
-    writes: dict[str, tuple[list[int], list[Any]]] = defaultdict(lambda: ([], []))
-    for r, row_writes in enumerate(per_row):
-        if not row_writes:
-            continue
-        positions = np.flatnonzero(inverse == r)
-        for name, value in row_writes.items():
-            raw = st.encode(variables[name], value)
-            writes[name][0].extend(positions.tolist())
-            writes[name][1].extend([raw] * len(positions))
-    return {
-        n: (np.asarray(p, dtype=np.int64), np.asarray(v, dtype=st.dtype_of(variables[n])))
-        for n, (p, v) in writes.items()
-    }
+        except AltaError:
+            raise
+        except Exception as exc:
+            raise InterpreterError(
+                f"layer {layer}: the MLP function raised {type(exc).__name__}: {exc} at "
+                f"{_describe(where)}"
+            ) from exc
+        writes = {n: st.encode(self.variables[n], v) for n, v in z.writes.items()}
+        self.cache[row] = writes
+        return writes
+
+
+def _distinct_rows(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the first occurrence of each distinct row, and each position's row id."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    radix = 1
+    for col in columns:
+        values, codes = np.unique(col, return_inverse=True)
+        if radix * len(values) >= 2**62:
+            _, first, inverse = np.unique(
+                np.stack(columns, axis=1), axis=0, return_index=True, return_inverse=True
+            )
+            return first, inverse.reshape(-1)
+        key += codes.reshape(-1) * radix
+        radix *= len(values)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
 
 
 class RuleTable:
@@ -123,7 +168,7 @@ class RuleTable:
             for n, s in zip(names, strides, strict=True)
         )
 
-    def fire(self, flat: Mapping[str, np.ndarray], layer: int, where: np.ndarray) -> Writes:
+    def __call__(self, flat: Mapping[str, np.ndarray], layer: int, where: np.ndarray) -> Writes:
         """Match every rule at every flat position; return the writes, checking conflicts."""
         variables = self.program.vars
         index_cache: dict[str, np.ndarray] = {}

@@ -118,7 +118,7 @@ class _Gen:
     def run(self) -> Generated:
         d = self.draw
         self.input_range = d(st.integers(1, 4))
-        self.position_range = d(st.none() | st.integers(1, 6))
+        self.position_range = d(st.sampled_from((None, 4, 6, 3, 5, 2, 1)))
         for i in range(d(st.integers(2, 5))):
             self.vars.append(self._categorical(f"c{i}"))
         for i in range(d(st.integers(0, 2))):
@@ -148,7 +148,7 @@ class _Gen:
 
     def _categorical(self, name: str) -> _Var:
         d = self.draw
-        r = d(st.integers(1, 4))
+        r = d(st.sampled_from((2, 3, 4, 1)))
         kind = d(st.sampled_from(self._init_kinds()))
         args, _ = self._init(kind, tuple(range(r)))
         if kind == "const":
@@ -297,7 +297,7 @@ class _Gen:
         ] + self.heads
         # Mostly a plain categorical variable (the MLP writes it most); now and then any.
         plain_cats = [v for v in self.vars if v.kind == "cat" and v.writable]
-        output = d(st.sampled_from(outputs if d(st.integers(0, 4)) == 4 else plain_cats))
+        output = d(st.sampled_from(outputs if d(st.integers(0, 3)) == 3 else plain_cats))
         self.output = output
         halt = "None"
         if d(st.booleans()):
@@ -307,7 +307,7 @@ class _Gen:
             f"output_name={output.name!r}, input_range={self.input_range}, "
             f"position_range={self.position_range}, halt={halt}"
         )
-        if d(st.booleans()):
+        if d(st.sampled_from(("rules", "function"))) == "function":
             lines += _FunctionWriter(self).lines()
             lines.append(f"program = pb.program_spec(variables, heads, ffn, {tail})")
         else:
@@ -421,14 +421,20 @@ class _RulesWriter:
     def lines(self) -> list[str]:
         d = self.draw
         lines = ["", "mlp = pb.MLPBuilder(variables, heads)"]
-        targets = d(_distinct(self.writable, d(st.integers(0, 3)))) if self.writable else []
+        targets = d(_distinct(self.writable, d(st.integers(1, 3))))
         for i, target in enumerate(targets):
             lines += self._block(i, target)
         return [*lines, "rules = mlp.rules"]
 
     def _block(self, i: int, target: _Var) -> list[str]:
         d = self.draw
-        context = d(_distinct(self.readable, d(st.integers(0, 2))))
+        heads = [v for v in self.readable if v.head]
+        if heads and d(st.booleans()):  # lean on reading a head: that exercises attention
+            first = d(st.sampled_from(heads))
+            rest = [v for v in self.readable if v is not first]
+            context = [first, *d(_distinct(rest, d(st.integers(0, 1))))]
+        else:
+            context = d(_distinct(self.readable, d(st.integers(0, 2))))
         values = list(target.domain) + ([None] if target.nullable_ok else [])
         table = {}
         for combo in itertools.product(*(v.domain for v in context)):
@@ -452,10 +458,7 @@ class _RulesWriter:
 
 def _distinct(variables: list[_Var], count: int) -> st.SearchStrategy[list[_Var]]:
     """Up to `count` distinct variables (fewer when there are not that many)."""
-    count = min(count, len(variables))
-    return st.lists(
-        st.sampled_from(variables), min_size=count, max_size=count, unique_by=lambda v: v.name
-    )
+    return st.permutations(variables).map(lambda p: p[:count])
 
 
 def _output_first(gen: _Gen, variables: list[_Var]) -> list[_Var]:
@@ -478,7 +481,9 @@ def inputs(program: symbolic.Program) -> st.SearchStrategy[list[int]]:
     """Random token sequences of length 0..position_range (0..MAX_LENGTH without one)."""
     limit = program.position_range if program.position_range is not None else MAX_LENGTH
     token = st.integers(0, program.input_range - 1)
-    return st.integers(0, limit).flatmap(lambda n: st.lists(token, min_size=n, max_size=n))
+    # Longer inputs are likelier (weight n for length n), and shrinking goes to length 1.
+    length = st.sampled_from([n for n in range(1, limit + 1) for _ in range(n)] + [0])
+    return length.flatmap(lambda n: st.lists(token, min_size=n, max_size=n))
 
 
 # --------------------------------------------------------------------------- the oracle

@@ -168,7 +168,7 @@ def generic_statistics(before: Any, after: Any) -> list[str]:
     if level_of(before) != level_of(after):
         return [f"{key} {value}" for key, value in new.items()]
     lines = [f"{k} {old[k]} -> {v}" for k, v in new.items() if k in old and old[k] != v]
-    return lines or ["rewritten; " + ", ".join(f"{k} {v}" for k, v in new.items())]
+    return lines or ["rewritten, sizes unchanged: " + ", ".join(f"{k} {v}" for k, v in new.items())]
 
 
 # --------------------------------------------------------------------------- registry

@@ -111,25 +111,29 @@ class TimePasses(Instrumentation):
         self.timings: list[tuple[str, float]] = []
         self.total = 0.0
         self._start = self._pass_start = 0.0
+        self._running = False
 
     def run_begin(self, manager: PassManager, module: Any) -> None:
         self.timings, self._start = [], time.perf_counter()
 
     def before_pass(self, pass_: base.Pass, module: Any) -> None:
-        self._pass_start = time.perf_counter()
+        self._pass_start, self._running = time.perf_counter(), True
 
     def after_pass(self, pass_: base.Pass, before: Any, after: Any) -> None:
         self.timings.append((pass_.spec(), time.perf_counter() - self._pass_start))
+        self._running = False
 
     def after_pass_failed(self, pass_: base.Pass, module: Any, error: BaseException) -> None:
-        self.timings.append((pass_.spec() + " (failed)", time.perf_counter() - self._pass_start))
+        if self._running:  # else it ran, and its result failed verification
+            self.timings.append((pass_.spec() + " (failed)", time.perf_counter() - self._pass_start))
+        self._running = False
 
     def run_end(self, manager: PassManager, module: Any) -> None:
         self.total = time.perf_counter() - self._start
         self.write(self.report())
 
     def report(self) -> str:
-        rows = [*self.timings, ("(verification and overhead)", self.total - self._passes())]
+        rows = [*self.timings, ("(verifiers and overhead)", self.total - self._passes())]
         total = self.total or 1.0
         lines = ["===- pass execution timing report -===", f"  {'wall (s)':>10}  {'share':>6}  pass"]
         for name, seconds in rows:

@@ -126,14 +126,15 @@ class PassManager:
         try:
             result = p.run(module)
             self._check_result(p, result)
-            if self.verify_each:
+            # Instruments see the result before it is verified, so a dump shows bad IR too.
+            for inst in self.instrumentations:
+                inst.after_pass(p, module, result)
+            if self.verify_each and result is not module:  # an unchanged module was checked
                 verify(result)
         except Exception as exc:
             for inst in self.instrumentations:
                 inst.after_pass_failed(p, module if result is None else result, exc)
             raise PassError(f"pass '{p.name}' failed after [{', '.join(done)}]: {exc}") from exc
-        for inst in self.instrumentations:
-            inst.after_pass(p, module, result)
         return result
 
     @staticmethod

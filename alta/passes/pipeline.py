@@ -235,7 +235,7 @@ def _type_name(alt: Any) -> str:
 
 def check_levels(passes: Sequence[base.Pass], start_level: str | None, text: str = "") -> None:
     """Each pass must take the level the previous one returns (and the first, the input's)."""
-    level, previous = start_level, "the input"
+    level, previous = start_level, "the pipeline's input"
     for p in passes:
         if p.input_level not in base.LEVELS or p.output_level not in base.LEVELS:
             raise PipelineError(
@@ -246,6 +246,6 @@ def check_levels(passes: Sequence[base.Pass], start_level: str | None, text: str
             where = f" in pipeline '{text}'" if text else ""
             raise PipelineError(
                 f"'{p.name}' expects alta.{p.input_level} but receives alta.{level} "
-                f"(after {previous}){where}"
+                f"({previous}){where}"
             )
-        level, previous = p.output_level, f"'{p.name}'"
+        level, previous = p.output_level, f"after '{p.name}'"
