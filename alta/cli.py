@@ -187,8 +187,8 @@ def _import(module_name: str, what: str) -> Any:
 
 def _call(spec: str, target: Any) -> symbolic.Program:
     if not callable(target):
-        raise UsageError(f"program '{spec}' is a {type(target).__name__}, not a Program or a "
-                         "function returning one")
+        raise UsageError(f"program '{spec}' is {target!r} (a {type(target).__name__}), not a "
+                         "Program or a function returning one")
     program = target()
     if not isinstance(program, symbolic.Program):
         raise UsageError(f"program '{spec}' returned a {type(program).__name__}, not an "
@@ -196,10 +196,15 @@ def _call(spec: str, target: Any) -> symbolic.Program:
     return program
 
 
+def bench_candidates() -> list[Path]:
+    """Where `alta bench` looks for its script: the current directory, then the checkout."""
+    roots = dict.fromkeys([Path.cwd(), Path(__file__).resolve().parent.parent])
+    return [root / "benchmarks" / "backends.py" for root in roots]
+
+
 def bench(args: list[str]) -> int:
     """Run benchmarks/backends.py (from the current directory or the source checkout)."""
-    roots = dict.fromkeys([Path.cwd(), Path(__file__).resolve().parent.parent])
-    candidates = [root / "benchmarks" / "backends.py" for root in roots]
+    candidates = bench_candidates()
     script = next((p for p in candidates if p.is_file()), None)
     if script is None:
         raise UsageError(

@@ -117,15 +117,15 @@ class _Gen:
 
     def run(self) -> Generated:
         d = self.draw
-        self.input_range = d(st.integers(1, 4))
+        self.input_range = d(st.sampled_from((2, 3, 4, 1)))
         self.position_range = d(st.sampled_from((None, 4, 6, 3, 5, 2, 1)))
-        for i in range(d(st.integers(2, 5))):
+        for i in range(d(_uniform(2, 5))):
             self.vars.append(self._categorical(f"c{i}"))
-        for i in range(d(st.integers(0, 2))):
+        for i in range(d(_uniform(0, 2))):
             self.vars.append(self._numerical(f"n{i}"))
         if d(st.booleans()):
             self.vars.append(self._set("s0"))
-        for j in range(d(st.integers(1, 3))):
+        for j in range(d(_uniform(1, 3))):
             self.heads.append(self._head(f"h{j}", force_set=(j == 0)))
         self._guards()
         return Generated(self._source())
@@ -240,7 +240,7 @@ class _Gen:
             query = key if not others or d(st.booleans()) else d(st.sampled_from(others))
         else:
             key = d(st.sampled_from([v for v in cats if v.range == query.range]))
-        if value.kind == "cat" and d(st.integers(0, 3)) < 3:
+        if value.kind == "cat" and d(_chance(3, 4)):
             mask = frozenset(d(st.sampled_from([m for m in MASKS if len(m) == 1])))
         else:
             mask = frozenset(d(st.sampled_from(MASKS)))
@@ -297,7 +297,7 @@ class _Gen:
         ] + self.heads
         # Mostly a plain categorical variable (the MLP writes it most); now and then any.
         plain_cats = [v for v in self.vars if v.kind == "cat" and v.writable]
-        output = d(st.sampled_from(outputs if d(st.integers(0, 3)) == 3 else plain_cats))
+        output = d(st.sampled_from(outputs if d(_chance(1, 4)) else plain_cats))
         self.output = output
         halt = "None"
         if d(st.booleans()):
@@ -334,7 +334,7 @@ class _FunctionWriter:
 
     def _readable(self, avail: frozenset[str]) -> list[_Var]:
         heads = [h for h in self.gen.heads if h.name in avail]
-        if self.draw(st.integers(0, 9)) == 9:  # now and then an unguarded read (may be None)
+        if self.draw(_chance(1, 10)):  # now and then an unguarded read (may be None)
             heads = self.gen.heads
         return self.plain + heads
 
@@ -342,7 +342,7 @@ class _FunctionWriter:
         d = self.draw
         guardable = [h for h in self.gen.heads if h.guard and h.name not in avail]
         # 0: a leaf; 1-3: an if on a variable; 4-5: a guard, then a read of a relative head.
-        choice = d(st.integers(0, 5)) if depth < 3 else 0
+        choice = d(_uniform(0, 5)) if depth < 3 else 0
         if choice >= 4 and guardable:
             head = d(st.sampled_from(guardable))
             cond = f"z[{head.guard!r}] == 1"
@@ -380,7 +380,7 @@ class _FunctionWriter:
 
     def _leaf(self, avail: frozenset[str], indent: str) -> list[str]:
         d = self.draw
-        count = d(st.integers(0, 2)) if self.writable else 0
+        count = d(_uniform(0, 2)) if self.writable else 0
         targets = d(_distinct(self.writable, count))
         lines = []
         for var in targets:
@@ -394,7 +394,7 @@ class _FunctionWriter:
             choices.append(None)
         if var.kind == "cat":
             sources = [v for v in self._readable(avail) if v.kind == "cat"]
-            if d(st.integers(0, 3)) == 3:
+            if d(_chance(1, 4)):
                 src = d(st.sampled_from(sources))
                 return f"(z[{src.name!r}] + {d(st.integers(0, 3))}) % {var.range}"
         return _r(d(st.sampled_from(choices)))
@@ -421,7 +421,7 @@ class _RulesWriter:
     def lines(self) -> list[str]:
         d = self.draw
         lines = ["", "mlp = pb.MLPBuilder(variables, heads)"]
-        targets = d(_distinct(self.writable, d(st.integers(1, 3))))
+        targets = d(_distinct(self.writable, d(_uniform(1, 3))))
         for i, target in enumerate(targets):
             lines += self._block(i, target)
         return [*lines, "rules = mlp.rules"]
@@ -432,13 +432,13 @@ class _RulesWriter:
         if heads and d(st.booleans()):  # lean on reading a head: that exercises attention
             first = d(st.sampled_from(heads))
             rest = [v for v in self.readable if v is not first]
-            context = [first, *d(_distinct(rest, d(st.integers(0, 1))))]
+            context = [first, *d(_distinct(rest, d(_uniform(0, 1))))]
         else:
-            context = d(_distinct(self.readable, d(st.integers(0, 2))))
+            context = d(_distinct(self.readable, d(_uniform(0, 2))))
         values = list(target.domain) + ([None] if target.nullable_ok else [])
         table = {}
         for combo in itertools.product(*(v.domain for v in context)):
-            if d(st.integers(0, 3)) > 0:
+            if d(_chance(3, 4)):
                 table[combo if len(combo) != 1 else combo[0]] = d(st.sampled_from(values))
         if not context:
             if not table:
@@ -454,6 +454,16 @@ class _RulesWriter:
             f"    if ({key}) in T{i}:",
             f"        mlp.set({target.name!r}, T{i}[({key})])",
         ]
+
+
+def _uniform(lo: int, hi: int) -> st.SearchStrategy[int]:
+    """An int in [lo, hi], uniformly (st.integers leans on lo); shrinks towards lo."""
+    return st.sampled_from(range(lo, hi + 1))
+
+
+def _chance(k: int, n: int) -> st.SearchStrategy[bool]:
+    """True with probability k/n; shrinks towards False."""
+    return st.sampled_from([False] * (n - k) + [True] * k)
 
 
 def _distinct(variables: list[_Var], count: int) -> st.SearchStrategy[list[_Var]]:

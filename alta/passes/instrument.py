@@ -85,6 +85,11 @@ class PrintIR(Instrumentation):
         self.after_change, self.after_failure = after_change, after_failure
         self.stream = stream
 
+    def run_begin(self, manager: PassManager, module: Any) -> None:
+        # "After all" shows every stage, so the input too (unless before-all will show it).
+        if self.after_all and not self.before_all:
+            self._dump("IR Dump Input", module)
+
     def before_pass(self, pass_: base.Pass, module: Any) -> None:
         if self.before_all or pass_.name in self.before:
             self._dump(f"IR Dump Before {pass_.spec()}", module)

@@ -135,8 +135,8 @@ def resolve(specs: Sequence[PassSpec], text: str = "") -> list[base.Pass]:
     if unknown:
         parts = []
         for name in unknown:
-            close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
-            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+            close = difflib.get_close_matches(name, names, n=3, cutoff=0.7)
+            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
             parts.append(f"'{name}'{hint}")
         raise PipelineError(
             f"unknown pass{'es' if len(unknown) > 1 else ''} {', '.join(parts)} in pipeline "
