@@ -62,17 +62,37 @@ def _parser() -> argparse.ArgumentParser:
     opt = sub.add_parser("opt", help="run a pass pipeline on a program and print the IR")
     opt.set_defaults(command="opt", func=opt_command)
     opt.add_argument("program", nargs="?", help="module:function or a library program name")
-    opt.add_argument("--pass-pipeline", default=passes.DEFAULT_PIPELINE, metavar="TEXT",
-                     help="passes to run (default: %(default)s)")
-    opt.add_argument("--emit", choices=passes.LEVELS,
-                     help="stop after the last pass that produces this IR level, print it")
-    opt.add_argument("--max-layers", type=int, metavar="N",
-                     help="sets the max-layers option of every pass that has one")
-    opt.add_argument("--no-verify-each", dest="verify_each", action="store_false",
-                     help="do not run the verifier after every pass")
+    opt.add_argument(
+        "--pass-pipeline",
+        default=passes.DEFAULT_PIPELINE,
+        metavar="TEXT",
+        help="passes to run (default: %(default)s)",
+    )
+    opt.add_argument(
+        "--emit",
+        choices=passes.LEVELS,
+        help="stop after the last pass that produces this IR level, print it",
+    )
+    opt.add_argument(
+        "--max-layers",
+        type=int,
+        metavar="N",
+        help="sets the max-layers option of every pass that has one",
+    )
+    opt.add_argument(
+        "--no-verify-each",
+        dest="verify_each",
+        action="store_false",
+        help="do not run the verifier after every pass",
+    )
     opt.add_argument("--list-passes", action="store_true", help="list the available passes")
-    opt.add_argument("--load", action="append", default=[], metavar="MODULE",
-                     help="import MODULE first, so the passes it @registers can be named")
+    opt.add_argument(
+        "--load",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first, so the passes it @registers can be named",
+    )
     opt.add_argument("--print-ir-before", default="", metavar="PASS[,PASS]")
     opt.add_argument("--print-ir-after", default="", metavar="PASS[,PASS]")
     for flag in ("before-all", "after-all", "after-change", "after-failure"):
@@ -100,13 +120,18 @@ def opt_command(ns: argparse.Namespace) -> int:
         raise UsageError("alta opt needs a PROGRAM (module:function or a library name)")
     program, case_layers = load_program(ns.program)
     pm = passes.PassManager.parse(
-        ns.pass_pipeline, start_level="symbolic", verify_each=ns.verify_each,
+        ns.pass_pipeline,
+        start_level="symbolic",
+        verify_each=ns.verify_each,
         instrumentations=instrument.from_flags(
-            print_ir_before=ns.print_ir_before, print_ir_after=ns.print_ir_after,
-            print_ir_before_all=ns.print_ir_before_all, print_ir_after_all=ns.print_ir_after_all,
+            print_ir_before=ns.print_ir_before,
+            print_ir_after=ns.print_ir_after,
+            print_ir_before_all=ns.print_ir_before_all,
+            print_ir_after_all=ns.print_ir_after_all,
             print_ir_after_change=ns.print_ir_after_change,
             print_ir_after_failure=ns.print_ir_after_failure,
-            time_passes=ns.time_passes, pass_statistics=ns.pass_statistics,
+            time_passes=ns.time_passes,
+            pass_statistics=ns.pass_statistics,
         ),
     )
     _check_print_names(pm, ns.print_ir_before, ns.print_ir_after)
@@ -114,7 +139,8 @@ def opt_command(ns: argparse.Namespace) -> int:
     if max_layers is not None:
         pm = passes.PassManager(
             [_with_max_layers(p, max_layers) for p in pm.passes],
-            verify_each=pm.verify_each, instrumentations=pm.instrumentations,
+            verify_each=pm.verify_each,
+            instrumentations=pm.instrumentations,
         )
     if ns.emit is not None:
         pm = pm.up_to(ns.emit, start_level="symbolic")
@@ -124,8 +150,9 @@ def opt_command(ns: argparse.Namespace) -> int:
 
 
 def _with_max_layers(p: passes.Pass, max_layers: int) -> passes.Pass:
-    fields = attrs.fields_dict(type(p))
-    return attrs.evolve(p, max_layers=max_layers) if "max_layers" in fields else p
+    if "max_layers" not in attrs.fields_dict(type(p)):
+        return p
+    return attrs.evolve(p, **{"max_layers": max_layers})
 
 
 def _check_print_names(pm: passes.PassManager, *lists: str) -> None:
@@ -166,8 +193,9 @@ def load_program(spec: str) -> tuple[symbolic.Program, int | None]:
     target: Any = module
     for part in attr.split("."):
         if not hasattr(target, part):
-            raise UsageError(f"program '{spec}': module '{module_name}' has no attribute "
-                             f"'{attr}'") from None
+            raise UsageError(
+                f"program '{spec}': module '{module_name}' has no attribute '{attr}'"
+            ) from None
         target = getattr(target, part)
     program = target if isinstance(target, symbolic.Program) else _call(spec, target)
     return program, None
@@ -187,12 +215,15 @@ def _import(module_name: str, what: str) -> Any:
 
 def _call(spec: str, target: Any) -> symbolic.Program:
     if not callable(target):
-        raise UsageError(f"program '{spec}' is {target!r} (a {type(target).__name__}), not a "
-                         "Program or a function returning one")
+        raise UsageError(
+            f"program '{spec}' is {target!r} (a {type(target).__name__}), not a "
+            "Program or a function returning one"
+        )
     program = target()
     if not isinstance(program, symbolic.Program):
-        raise UsageError(f"program '{spec}' returned a {type(program).__name__}, not an "
-                         "alta Program")
+        raise UsageError(
+            f"program '{spec}' returned a {type(program).__name__}, not an alta Program"
+        )
     return program
 
 
@@ -209,7 +240,8 @@ def bench(args: list[str]) -> int:
     if script is None:
         raise UsageError(
             "alta bench runs benchmarks/backends.py, which is not there (looked in "
-            + " and ".join(str(p.parent) for p in candidates) + "); run it from a source checkout"
+            + " and ".join(str(p.parent) for p in candidates)
+            + "); run it from a source checkout"
         )
     saved = sys.argv
     sys.argv = [str(script), *args]

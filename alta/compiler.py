@@ -29,7 +29,8 @@ def compile(  # noqa: A001 - the public name
     stages = passes.run_pipeline(program, text, instrument=instrument)
     module = stages[-1]
     if not isinstance(module, dense.Module):
-        raise CompileError(f"pipeline '{text}' ends at {module.level}, not at the dense IR")
+        level = passes.level_of(module)
+        raise CompileError(f"pipeline '{text}' ends at alta.{level}, not at alta.dense")
     if max_layers is not None:
         module = attrs.evolve(module, loop=attrs.evolve(module.loop, max_layers=max_layers))
     sparse_ir = next((m for m in reversed(stages) if isinstance(m, sparse.Module)), None)

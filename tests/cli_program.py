@@ -25,8 +25,13 @@ def build() -> symbolic.Program:
         "done_left": pb.v_relative("done", -1),
     }
     return pb.program_spec(
-        variables, heads, _step, output_name="parity", input_range=3,
-        halt=pb.halt_spec("done", 1), name="cli_parity",
+        variables,
+        heads,
+        _step,
+        output_name="parity",
+        input_range=3,
+        halt=pb.halt_spec("done", 1),
+        name="cli_parity",
     )
 
 

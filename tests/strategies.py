@@ -49,7 +49,7 @@ class Generated:
 
     def build(self) -> symbolic.Program:
         namespace: dict[str, Any] = {"pb": lang}
-        exec(compile(self.source, "<generated program>", "exec"), namespace)  # noqa: S102
+        exec(compile(self.source, "<generated program>", "exec"), namespace)
         return namespace["program"]
 
     def __repr__(self) -> str:
@@ -70,6 +70,7 @@ class _Var:
     safe: bool = True  # a head output that is never None (or a plain variable)
     guard: str | None = None  # for a relative head: a 0/1 position variable, 1 = defined
     nullable_ok: bool = False  # the MLP may write None to it (never read by a head)
+    sink: bool = False  # numerical, no declared values, never read: may take copied numbers
     writable: bool = True
 
 
@@ -292,9 +293,11 @@ class _Gen:
         lines += ["}", "heads = {"]
         lines += [f"    {h}," for h in self.head_decls]
         lines += ["}"]
-        outputs = [v for v in self.vars if v.kind == "cat"] + [
-            v for v in self.vars if v.kind != "cat"
-        ] + self.heads
+        outputs = (
+            [v for v in self.vars if v.kind == "cat"]
+            + [v for v in self.vars if v.kind != "cat"]
+            + self.heads
+        )
         # Mostly a plain categorical variable (the MLP writes it most); now and then any.
         plain_cats = [v for v in self.vars if v.kind == "cat" and v.writable]
         output = d(st.sampled_from(outputs if d(_chance(1, 4)) else plain_cats))
@@ -325,7 +328,13 @@ class _FunctionWriter:
     def __init__(self, gen: _Gen) -> None:
         self.gen = gen
         self.draw = gen.draw
-        self.plain = [v for v in gen.vars]
+        for v in gen.vars:
+            # An undeclared numerical variable no head and no branch reads may be given
+            # numbers read elsewhere (a head's mean): its domain is inferred from writes.
+            v.sink = v.kind == "num" and not v.declared and not gen._read_by_head(v) and bool(
+                self.draw(_chance(1, 2))
+            )
+        self.plain = [v for v in gen.vars if not v.sink]
         self.writable = _output_first(gen, [v for v in gen.vars if v.writable])
 
     def lines(self) -> list[str]:
@@ -366,7 +375,9 @@ class _FunctionWriter:
         if var.kind == "cat":
             op = d(st.sampled_from(("==", "!=", "in")))
             if op == "in":
-                picks = d(st.lists(st.sampled_from(var.domain), min_size=1, max_size=2, unique=True))
+                picks = d(
+                    st.lists(st.sampled_from(var.domain), min_size=1, max_size=2, unique=True)
+                )
                 return f"{z} in {_r(tuple(picks))}"
             return f"{z} {op} {d(st.sampled_from(var.domain))}"
         if var.kind == "num":
@@ -392,6 +403,10 @@ class _FunctionWriter:
         choices = list(var.domain)
         if var.nullable_ok:
             choices.append(None)
+        if var.sink:
+            sources = [v for v in self._readable(avail) if v.kind == "num"]
+            if sources and d(_chance(1, 2)):
+                return f"z[{d(st.sampled_from(sources)).name!r}]"
         if var.kind == "cat":
             sources = [v for v in self._readable(avail) if v.kind == "cat"]
             if d(_chance(1, 4)):
@@ -409,7 +424,8 @@ class _RulesWriter:
         self.draw = gen.draw
         everything = gen.vars + gen.heads
         self.readable = [
-            v for v in everything
+            v
+            for v in everything
             if v.kind == "cat" or (v.declared and len(v.domain) <= MAX_ENUMERATED)
         ]
         self.writable = _output_first(
@@ -566,8 +582,9 @@ def states_agree(
         state = interpreter.run(program, batch, max_layers=layer).state
         for slot in model.ir.layout:
             if slot.width:  # a folded constant has no dims to check
-                _slot_agrees(slot, dense.decode(slot, residuals[layer]), state[slot.var],
-                             batch, layer)
+                _slot_agrees(
+                    slot, dense.decode(slot, residuals[layer]), state[slot.var], batch, layer
+                )
 
 
 def _slot_agrees(

@@ -27,6 +27,10 @@ from alta.ir import symbolic
 
 #: At least this many examples per run, whatever the profile says (fuzz asks for more).
 MIN_EXAMPLES = 300
+#: The default lowering with every IR2 optimisation pass in between.
+OPTIMISED = (
+    "lower-symbolic-to-sparse,canonicalize,minimize-rules,dce,prune-dims,lower-sparse-to-dense"
+)
 #: Compile errors for limitations the compiler documents; such programs are skipped.
 UNSUPPORTED = ("too close for float32",)
 
@@ -35,10 +39,10 @@ def _examples() -> int:
     return max(MIN_EXAMPLES, settings().max_examples)
 
 
-def _compile(program: symbolic.Program, max_layers: int) -> Any:
+def _compile(program: symbolic.Program, max_layers: int, pipeline: str) -> Any:
     """Compile, or skip a program the compiler refuses for a documented reason."""
     try:
-        return alta.compile(program, backend="numpy", max_layers=max_layers)
+        return alta.compile(program, backend="numpy", pipeline=pipeline, max_layers=max_layers)
     except (errors.CompileError, errors.PassError) as exc:
         cause = exc.__cause__ if isinstance(exc, errors.PassError) else exc
         if isinstance(cause, errors.CompileError) and any(r in str(cause) for r in UNSUPPORTED):
@@ -47,10 +51,7 @@ def _compile(program: symbolic.Program, max_layers: int) -> Any:
         raise
 
 
-@pytest.mark.fuzz
-@settings(max_examples=_examples(), deadline=None)
-@given(st.data())
-def test_fuzz_compiled_matches_interpreter(data: st.DataObject) -> None:
+def _differential(data: st.DataObject, pipeline: str) -> None:
     generated = data.draw(strategies.generated_programs(), label="program")
     note(generated.source)
     program = generated.build()
@@ -61,5 +62,21 @@ def test_fuzz_compiled_matches_interpreter(data: st.DataObject) -> None:
         event(f"input skipped: {why}")
     event(f"inputs kept: {len(kept)}/{len(seqs)}")
     assume(kept)
-    model = _compile(program, max_layers)
+    model = _compile(program, max_layers, pipeline)
     strategies.assert_agrees(program, model, kept, max_layers)
+
+
+@pytest.mark.fuzz
+@settings(max_examples=_examples(), deadline=None)
+@given(st.data())
+def test_fuzz_compiled_matches_interpreter(data: st.DataObject) -> None:
+    """The default pipeline."""
+    _differential(data, "default")
+
+
+@pytest.mark.fuzz
+@settings(max_examples=_examples(), deadline=None)
+@given(st.data())
+def test_fuzz_optimised_pipeline_matches_interpreter(data: st.DataObject) -> None:
+    """Every IR2 optimisation before lowering to dense weights."""
+    _differential(data, OPTIMISED)

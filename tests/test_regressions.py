@@ -39,3 +39,25 @@ def test_numerical_write_without_atom_on_its_old_value() -> None:
     }
     program = pb.program_spec(variables, {}, ffn, output_name="n0", input_range=2)
     _check(program, [[0], [1], [0, 1]], max_layers=1)
+
+
+def test_nullable_numerical_with_zero_on_a_bucket_edge() -> None:
+    """A numerical head output is None (stored as 0, flag off) at the sequence edge. Its
+    values -1 and 1 put a bucket edge at 0, so the step unit had a zero gap to 0 and the
+    compiler refused the program ("value 0.0 sits on a bucket edge"). The defined flag
+    now gates every step, so None reads as bucket 0 (then taken back) whatever the edges.
+    Fixed in mlp_builder (_step, _buckets)."""
+    variables = {
+        "c0": pb.var(2, default=0),
+        "n0": pb.numeric_var(
+            values=(-1.0, 1.0), default=-1.0, input_init_fn=lambda t: (-1.0, 1.0)[t]
+        ),
+    }
+    heads = {"h0": pb.v_relative("n0", -1)}
+    mlp = pb.MLPBuilder(variables, heads)
+    for value in mlp.get("h0"):
+        mlp.set("c0", {1.0: 1, -1.0: 0}[value])
+    program = pb.program_spec_from_rules(
+        variables, heads, mlp.rules, output_name="c0", input_range=2
+    )
+    _check(program, [[0], [1, 0, 1, 1], [0, 1, 1, 0]], max_layers=2)

@@ -10,8 +10,10 @@ layer as a pure function; reverse-mode `jax.grad` cannot go through a `while_loo
 differentiate `layer` (or use forward mode, `jax.jacfwd`, on `apply`).
 
 Shapes. `jit` compiles once per input shape, so `run` and `residuals` pad the batch and
-the sequence length up to the next power of two (padded rows have length 0, padded
-positions are masked keys) and slice the result; option `bucket=False` turns this off.
+the sequence length up to a bucket (`bucket_size`: powers of two up to 16, then four
+sizes per octave, so at most 25% padding and O(log N) compiles), with padded rows of
+length 0 and padded positions masked as keys, and slice the result; option
+`bucket=False` pads nothing (one compile per exact shape).
 
 Precision. JAX computes in 32 bits unless `jax_enable_x64` is on. A `dtype="float64"`
 executor turns it on only around its own calls (`with jax.enable_x64(True)`), never
@@ -39,13 +41,18 @@ OPTIONS = ("bucket",)
 _INT32_MAX = np.iinfo(np.int32).max
 
 Params = dict[str, jax.Array]
+Carry = tuple[jax.Array, jax.Array, jax.Array, jax.Array]  # x, halted, layers, step
 
 
 class JaxBackend(base.Backend):
     name = "jax"
 
     def build(
-        self, module: dense.Module, *, dtype: str = "float32", device: str | None = None,
+        self,
+        module: dense.Module,
+        *,
+        dtype: str = "float32",
+        device: str | None = None,
         **options: Any,
     ) -> JaxExecutor:
         unknown = sorted(set(options) - set(OPTIONS))
@@ -89,9 +96,7 @@ def find_device(device: str | None) -> jax.Device:
     position = int(index) if index else 0
     if position >= len(found):
         have = ", ".join(str(d) for d in jax.devices()) or "none"
-        raise BackendError(
-            f"jax backend: device '{device}' is not present (JAX devices: {have})"
-        )
+        raise BackendError(f"jax backend: device '{device}' is not present (JAX devices: {have})")
     return found[position]
 
 
@@ -106,8 +111,14 @@ def precision(x64: bool) -> Iterator[None]:
 
 
 def bucket_size(n: int) -> int:
-    """The next power of two (at least 1): the padded size of a batch or sequence axis."""
-    return 1 << max(0, int(n) - 1).bit_length()
+    """The padded size of a batch or sequence axis: the next power of two up to 16, then
+    the next multiple of an eighth of the next power of two (four sizes per octave, at
+    most 25% padding)."""
+    power = 1 << max(0, int(n) - 1).bit_length()
+    if power <= 16:
+        return power
+    step = power // 8
+    return -(-int(n) // step) * step
 
 
 # --------------------------------------------------------------------------- the model
@@ -201,17 +212,17 @@ def make_apply(module: dense.Module) -> Callable[..., tuple[jax.Array, jax.Array
         x0 = embed(params, tokens)
         b = tokens.shape[0]
 
-        def cond(carry: tuple[jax.Array, ...]) -> jax.Array:
+        def cond(carry: Carry) -> jax.Array:
             _, halted, _, i = carry
             return (i < max_layers) & ~halted.all()
 
-        def body(carry: tuple[jax.Array, ...]) -> tuple[jax.Array, ...]:
+        def body(carry: Carry) -> Carry:
             x, halted, layers, i = carry
             layers = layers + (~halted).astype(layers.dtype)
             x, halted = step(params, x, halted, valid)
             return x, halted, layers, i + 1
 
-        start = (x0, jnp.zeros(b, dtype=bool), jnp.zeros(b, dtype=jnp.int32), jnp.int32(0))
+        start: Carry = (x0, jnp.zeros(b, dtype=bool), jnp.zeros(b, dtype=jnp.int32), jnp.int32(0))
         x, _, layers, _ = jax.lax.while_loop(cond, body, start)
         return x, layers
 
@@ -246,21 +257,21 @@ class JaxExecutor:
         self, tokens: np.ndarray, lengths: np.ndarray, max_layers: int
     ) -> tuple[np.ndarray, np.ndarray]:
         b, n = np.shape(tokens)
-        tokens, lengths = self._pad(tokens, lengths)
+        padded_tokens, padded_lengths = self._pad(tokens, lengths)
         limit = np.int32(min(max(int(max_layers), 0), _INT32_MAX))
         with precision(self.x64):
-            x, layers = self.apply(self.params, tokens, lengths, limit)
-            x, layers = np.asarray(x), np.asarray(layers)
-        return x[:b, :n], layers[:b].astype(np.int64)
+            x, layers = self.apply(self.params, padded_tokens, padded_lengths, limit)
+            x_np, layers_np = np.asarray(x), np.asarray(layers)
+        return x_np[:b, :n], layers_np[:b].astype(np.int64)
 
     def residuals(self, tokens: np.ndarray, lengths: np.ndarray, layers: int) -> np.ndarray:
         """A Python loop over the jitted step, so `layers` does not force a recompile."""
         b, n = np.shape(tokens)
-        tokens, lengths = self._pad(tokens, lengths)
+        padded_tokens, padded_lengths = self._pad(tokens, lengths)
         with precision(self.x64):
-            valid = jnp.arange(tokens.shape[1])[None, :] < lengths[:, None]
-            x = self._embed(self.params, tokens)
-            halted = jnp.zeros(tokens.shape[0], dtype=bool)
+            valid = jnp.arange(padded_tokens.shape[1])[None, :] < padded_lengths[:, None]
+            x = self._embed(self.params, padded_tokens)
+            halted = jnp.zeros(padded_tokens.shape[0], dtype=bool)
             out = [np.asarray(x)[:b, :n]]
             for _ in range(layers):
                 x, halted = self._step(self.params, x, halted, valid)
@@ -269,11 +280,11 @@ class JaxExecutor:
 
     def _pad(self, tokens: np.ndarray, lengths: np.ndarray) -> tuple[jax.Array, jax.Array]:
         """Pad to the shape bucket (rows of length 0, token 0) and put on the device."""
-        tokens = np.asarray(tokens, dtype=np.int32)
-        lengths = np.asarray(lengths, dtype=np.int32)
-        b, n = tokens.shape
+        tok = np.asarray(tokens, dtype=np.int32)
+        lens = np.asarray(lengths, dtype=np.int32)
+        b, n = tok.shape
         if self.bucket:
             rows, cols = bucket_size(b), bucket_size(n)
-            tokens = np.pad(tokens, ((0, rows - b), (0, cols - n)))
-            lengths = np.pad(lengths, (0, rows - b))
-        return jax.device_put(tokens, self.device), jax.device_put(lengths, self.device)
+            tok = np.pad(tok, ((0, rows - b), (0, cols - n)))
+            lens = np.pad(lens, (0, rows - b))
+        return jax.device_put(tok, self.device), jax.device_put(lens, self.device)

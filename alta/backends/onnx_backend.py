@@ -14,15 +14,14 @@ from typing import Any
 import attrs
 import numpy as np
 
-from alta.backends import base, onnx_graph
+from alta.backends import base
 from alta.errors import BackendError
 from alta.interpreter import UNBOUNDED_LAYER_CAP
 from alta.ir import dense
 
-to_onnx = onnx_graph.to_onnx
+_OPSET = 17  # onnx_graph.OPSET, without importing onnx
 _DTYPES = ("float32", "float64")
 _SAVE_OPTIONS = ("opset", "dtype")
-_BUILD_OPTIONS = ("providers", "session_options", "intra_op_num_threads", "opset")
 
 
 def save(
@@ -32,15 +31,27 @@ def save(
 
     Options: opset (default 17), dtype ("float32" or "float64").
     """
-    import onnx
-
     unknown = sorted(set(options) - set(_SAVE_OPTIONS))
     if unknown:
         raise BackendError(
             f"export_onnx: unknown options {unknown}; known: {', '.join(_SAVE_OPTIONS)}"
         )
     _check_dtype(options.get("dtype", "float32"))
-    onnx.save(to_onnx(module, max_layers, **options), os.fspath(path))
+    model = to_onnx(module, max_layers, **options)
+    import onnx
+
+    onnx.save(model, os.fspath(path))
+
+
+def to_onnx(module: dense.Module, max_layers: int, **options: Any) -> Any:
+    """`onnx_graph.to_onnx` (an `onnx.ModelProto`), or a BackendError if onnx is missing."""
+    try:
+        from alta.backends import onnx_graph
+    except ImportError as exc:
+        raise BackendError(
+            f"ONNX export needs the onnx package ({exc}): pip install 'alta[onnx]'"
+        ) from exc
+    return onnx_graph.to_onnx(module, max_layers, **options)
 
 
 def _check_dtype(dtype: str) -> None:
@@ -52,33 +63,35 @@ class OnnxBackend(base.Backend):
     name = "onnx"
 
     def build(
-        self, module: dense.Module, *, dtype: str = "float32", device: str | None = None,
+        self,
+        module: dense.Module,
+        *,
+        dtype: str = "float32",
+        device: str | None = None,
+        providers: list[Any] | None = None,
+        session_options: Any = None,
+        intra_op_num_threads: int | None = None,
+        opset: int = _OPSET,
         **options: Any,
     ) -> OnnxExecutor:
-        unknown = sorted(set(options) - set(_BUILD_OPTIONS))
-        if unknown:
+        """An onnxruntime session; `providers`, when given, overrides `device`."""
+        if options:
             raise BackendError(
-                f"onnx backend: unknown options {unknown}; known: {', '.join(_BUILD_OPTIONS)}"
+                f"onnx backend: unknown options {sorted(options)}; known: providers, "
+                "session_options, intra_op_num_threads, opset"
             )
         _check_dtype(dtype)
-        providers = options.get("providers") or _providers(device)
-        session_options = options.get("session_options")
+        chosen = list(providers) if providers else _providers(device)
         if session_options is None:
             import onnxruntime as ort
 
             session_options = ort.SessionOptions()
-            # Quiet the load-time warning that the `max_layers` input has a default.
+            # Quiet the load-time warnings about the `max_layers` input having a default
+            # and about the zero biases the lean graph does not read.
             session_options.log_severity_level = 3
-        threads = options.get("intra_op_num_threads")
-        if threads is not None:
-            session_options.intra_op_num_threads = int(threads)
-        executor = OnnxExecutor(
-            module,
-            str(dtype),
-            list(providers),
-            session_options,
-            int(options.get("opset", onnx_graph.OPSET)),
-        )
+        if intra_op_num_threads is not None:
+            session_options.intra_op_num_threads = int(intra_op_num_threads)
+        executor = OnnxExecutor(module, str(dtype), chosen, session_options, int(opset))
         executor.session = executor.open(residuals=False)
         return executor
 
@@ -105,6 +118,9 @@ def _providers(device: str | None) -> list[Any]:
 
 @attrs.define
 class OnnxExecutor:
+    """`session` runs the plain model; `residual_session`, opened on first use, the one
+    whose Loop also emits every layer's stream. `max_layers` is fed on every call."""
+
     module: dense.Module
     dtype: str
     providers: list[Any]
@@ -119,11 +135,17 @@ class OnnxExecutor:
         limit = self.module.loop.max_layers
         default = limit if limit is not None else UNBOUNDED_LAYER_CAP
         model = to_onnx(
-            self.module, default, opset=self.opset, dtype=self.dtype, residuals=residuals
+            self.module,
+            default,
+            opset=self.opset,
+            dtype=self.dtype,
+            residuals=residuals,
+            lean=True,
         )
         try:
             session = ort.InferenceSession(
-                model.SerializeToString(), sess_options=self.session_options,
+                model.SerializeToString(),
+                sess_options=self.session_options,
                 providers=self.providers,
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors
@@ -139,8 +161,9 @@ class OnnxExecutor:
             )
         return session
 
-    def _run(self, session: Any, names: list[str], tokens: np.ndarray, lengths: np.ndarray,
-             layers: int) -> list[np.ndarray]:
+    def _run(
+        self, session: Any, names: list[str], tokens: np.ndarray, lengths: np.ndarray, layers: int
+    ) -> list[np.ndarray]:
         feeds = {
             "tokens": np.ascontiguousarray(tokens, dtype=np.int64),
             "lengths": np.ascontiguousarray(lengths, dtype=np.int64),

@@ -12,10 +12,15 @@ The graph computes exactly the program of `alta.ir.dense`'s docstring:
              residuals [max_layers + 1, batch, seq, d_model] (only with residuals=True)
 
 The shared layer is one ONNX `Loop` whose trip count is `max_layers` and whose condition
-is "some sequence is still running"; its body runs a layer on the whole batch and keeps
-halted sequences frozen with `Where`. With residuals=True the loop runs all `max_layers`
-iterations (frozen sequences stay frozen) and emits every layer's stream as a scan output.
+is "some sequence is still running". Like the numpy reference, its body gathers the
+running sequences, runs a layer on them and scatters the result back (ScatterND), so a
+halted sequence stays frozen and costs nothing. With residuals=True the loop runs all
+`max_layers` iterations and emits every layer's stream as a scan output.
+Softmax is written out, with weights under exp(-80) dropped (see `_GraphBuilder.attend`).
 Weights are initializers under their IR3 names; helper values are named `alta/...`.
+lean=True (what the onnx backend runs) skips adding all-zero biases, ~10% faster; the
+biases stay initializers, which onnxruntime then warns about and drops. Exported files
+are not lean.
 """
 
 from __future__ import annotations
@@ -29,12 +34,14 @@ from onnx import TensorProto, helper, numpy_helper
 
 from alta.ir import dense, sparse
 
-#: Opset 17 and IR version 10: onnxruntime 1.17+ loads and runs the model.
+#: Opset 17 only needs IR version 8. The model is stamped with the lowest IR version its
+#: opset allows (onnx 1.23 would stamp 14, which onnxruntime < 1.32 rejects; 1.17 takes
+#: at most 9 and 1.18-1.29 at most 10), so onnxruntime 1.17+ loads it.
 OPSET = 17
-IR_VERSION = 10
 _I64, _BOOL = TensorProto.INT64, TensorProto.BOOL
 #: Softmax weights below exp(_CUTOFF) are taken as 0 (see `_GraphBuilder.attend`).
 _CUTOFF = -80.0
+_FLOOR = float(np.exp(_CUTOFF)) * 1.001  # above Exp(_CUTOFF) whatever the rounding
 
 
 def to_onnx(
@@ -44,14 +51,16 @@ def to_onnx(
     opset: int = OPSET,
     dtype: str = "float32",
     residuals: bool = False,
+    lean: bool = False,
 ) -> onnx.ModelProto:
     """The model as ONNX; `max_layers` is the default of the `max_layers` input."""
-    graph = _GraphBuilder(module, np.dtype(dtype), residuals, opset).build(max_layers)
+    graph = _GraphBuilder(module, np.dtype(dtype), residuals, opset, lean).build(max_layers)
+    opsets = [helper.make_opsetid("", opset)]
     model = helper.make_model(
         graph,
-        opset_imports=[helper.make_opsetid("", opset)],
+        opset_imports=opsets,
         producer_name="alta",
-        ir_version=IR_VERSION,
+        ir_version=helper.find_min_ir_version_for(opsets),
     )
     slot = module.readout.slot
     helper.set_model_props(
@@ -60,7 +69,7 @@ def to_onnx(
             "alta.module": module.name,
             "alta.readout.var": slot.var,
             "alta.readout.kind": slot.kind,
-            "alta.readout.values": json.dumps([_jsonable(v) for v in slot.values]),
+            "alta.readout.values": json.dumps([_jsonable(v) for v in slot.values], default=str),
         },
     )
     return model
@@ -74,9 +83,10 @@ class _GraphBuilder:
     """Emits nodes into `self.nodes` (the main graph or, while building it, the body)."""
 
     def __init__(
-        self, module: dense.Module, ftype: np.dtype, residuals: bool, opset: int
+        self, module: dense.Module, ftype: np.dtype, residuals: bool, opset: int, lean: bool
     ) -> None:
         self.module = module
+        self.lean = lean
         self.opset = opset
         self.ftype = ftype
         self.elem = helper.np_dtype_to_tensor_dtype(ftype)
@@ -93,8 +103,11 @@ class _GraphBuilder:
     # ------------------------------------------------------------------ helpers
 
     def fresh(self, hint: str) -> str:
-        self.count += 1
-        name = f"alta/{hint}/{self.count}"
+        """A new value name, never one of the weights' (ONNX names are single-assignment)."""
+        name = ""
+        while not name or name in self.taken:
+            self.count += 1
+            name = f"alta/{hint}/{self.count}"
         self.taken.add(name)
         return name
 
@@ -116,13 +129,19 @@ class _GraphBuilder:
         return out
 
     def affine(self, x: str, w: str, b: str) -> str:
-        return self.op("Add", self.op("MatMul", x, w), b)
+        """x @ w + b; with lean=True an all-zero bias (most are) is left out of the graph."""
+        product = self.op("MatMul", x, w)
+        if self.lean and not self.module.weights[b].any():
+            return product
+        return self.op("Add", product, b)
 
     def any(self, flags: str, axes: list[int] | None = None) -> str:
         """Greater(ReduceSum(int flags), 0): bool reductions without ReduceMax on bool."""
         count = self.op("Cast", flags, to=_I64)
         inputs = [count] if axes is None else [count, self.ints(*axes)]
-        return self.op("Greater", self.op("ReduceSum", *inputs, keepdims=0), self.const(0, np.int64))
+        return self.op(
+            "Greater", self.op("ReduceSum", *inputs, keepdims=0), self.const(0, np.int64)
+        )
 
     def reduce_max(self, x: str, axis: int, keepdims: int) -> str:
         if self.opset >= 18:  # axes became an input in opset 18
@@ -272,13 +291,13 @@ class _GraphBuilder:
         masks: dict[tuple[int, ...] | None, str] = {None: keys}
         update = None
         for head in loop.attention.heads:
-            if head.offsets not in masks:
+            if head.offsets is not None and head.offsets not in masks:
                 near = self.offset_mask(head.offsets)
                 masks[head.offsets] = self.op("Add", keys, near, hint="allowed")
             q = self.affine(x, head.wq, head.bq)
             k = self.affine(x, head.wk, head.bk)
             v = self.affine(x, head.wv, head.bv)
-            scores = self.op("MatMul", q, self.op("Transpose", k, perm=[0, 2, 1]))
+            scores = self.scores(q, k)
             scores = self.op("Add", scores, masks[head.offsets])
             mixed = self.attend(scores, v, head.null_logit)
             out = self.op("MatMul", mixed, head.wo, hint=f"head_{head.name}")
@@ -292,20 +311,28 @@ class _GraphBuilder:
                 h = self.op("Clip", h, self.const(0.0), self.const(1.0))
         return self.op("Add", x, h)
 
+    def scores(self, q: str, k: str) -> str:
+        """q @ k^T. onnxruntime fuses Transpose into MatMul as FusedMatMul, which 1.17 has
+        for float only, so float64 graphs say it as an Einsum instead."""
+        if self.ftype == np.float64:
+            return self.op("Einsum", q, k, equation="bik,bjk->bij")
+        return self.op("MatMul", q, self.op("Transpose", k, perm=[0, 2, 1]))
+
     def attend(self, scores: str, v: str, null_logit: float) -> str:
         """softmax_j([scores_i, null]) @ [v; 0], written out rather than as `Softmax`.
 
         onnxruntime's Exp is ~6x slower on arguments far below zero (masked keys, keys
         hundreds below the null logit), and most arguments here are. So arguments are
-        clipped at _CUTOFF and exp(_CUTOFF) ~ 2e-35 is subtracted again: masked keys get
-        weight 0, weights under ~1e-28 move by at most 2e-35, and the largest weight is 1.
+        clipped at _CUTOFF and a hair over exp(_CUTOFF) ~ 2e-35 is taken off again (Relu
+        after): masked keys get weight exactly 0, other weights move by under 2e-35, and
+        the largest weight is 1, so no result moves.
         """
         null = self.const(null_logit)
         cutoff = self.const(_CUTOFF)
         top = self.op("Max", self.reduce_max(scores, 2, keepdims=1), null)
         shifted = self.op("Sub", scores, top)
-        floor = self.op("Exp", cutoff)  # same kernel as below, so masked keys get exactly 0
-        weights = self.op("Sub", self.op("Exp", self.op("Max", shifted, cutoff)), floor)
+        raised = self.op("Exp", self.op("Max", shifted, cutoff))
+        weights = self.op("Relu", self.op("Sub", raised, self.const(_FLOOR)))
         total = self.op(
             "Add",
             self.op("ReduceSum", weights, self.ints(2), keepdims=1),

@@ -6,18 +6,26 @@ and `AltaTransformer.weight_names` keeps the exact IR3 name -> buffer name map, 
 `state_dict()` is the IR3 weight table under those names. It computes what the module
 docstring of `alta.ir.dense` states, with the semantics of the numpy reference executor:
 
-- Halting is per sequence. Every layer runs on the whole batch and a halted sequence is
-  frozen with `torch.where`, which gives the numpy executor's results (it runs the layer
-  on the active sub-batch only) because no row of a layer reads another row. Static
-  shapes are what `torch.compile` and CUDA graphs need; the price is that halted
-  sequences still cost compute until the whole batch halts.
+- Halting is per sequence, as in numpy: a layer runs on the sequences still active and a
+  halted sequence is frozen (`torch.where` in `advance`); no row of a layer reads another
+  row, so running a sub-batch or a masked full batch gives the same numbers. `forward`
+  runs the masked full batch and shrinks it (gathers the active rows) when at most half
+  of it is still active, to sizes B, B/2, B/4, ... only, topped up with frozen rows: a
+  ragged batch then costs at most twice the active work, yet a compiled layer body sees
+  at most log2(B) + 1 batch sizes (one CUDA graph each). `residuals` never shrinks.
 - Keys at padded positions are masked (and so are keys outside a head's offsets); the
-  softmax has the head's null slot (logit `null_logit`, value 0), computed as numpy does
-  it: subtract the row max over keys and null, exponentiate, divide `weights @ v` by the
-  sum. An all-masked row (an empty sequence) attends only to the null slot.
-- Heads with the same (key, value) widths are stacked into one batched attention; their
-  outputs meet in one matmul with the stacked `wo`. Stacking is redone from the buffers at
-  every call (a few `cat`s), so the buffers stay the single source of truth.
+  softmax runs over the keys and the head's null slot (logit `null_logit`, value 0), so an
+  all-masked row (an empty sequence) attends only to the null slot. The masks are built
+  once per call as an additive bias (0 or -inf) with the null logits as one more key
+  column, so logits are one `baddbmm` and the weights one `torch.softmax`. That is not
+  numpy's spelled-out max/exp/sum (the results agree to float rounding): on CPU
+  `torch.exp` leaves its vector path for arguments below about -87, which is every
+  non-attended key of a hard-attention head, and runs ~25x slower there.
+- Heads with the same key and value widths are stacked into one batched attention, their
+  q/k/v projections into one matmul and their outputs into one matmul with the stacked
+  `wo`; stacking is redone from the buffers at every call (a few `cat`s), so the buffers
+  stay the single source of truth. A head with at most `MAX_BANDED_OFFSETS` relative
+  offsets gathers just those keys (O(N) instead of O(N^2)); out-of-range keys are masked.
 
 Compilation. The layer loop is data-dependent (it stops when every sequence has halted,
 which needs the host to read a flag), so `compile=True` compiles the layer body only:
@@ -49,6 +57,7 @@ import attrs
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from alta.backends import base
 from alta.errors import BackendError
@@ -62,9 +71,8 @@ DTYPES: dict[str, torch.dtype] = {
 }
 OPTIONS = ("compile", "cuda_graphs")
 
-#: One stacked group of heads: wq, bq, wk, bk, wv, bv, wo, null logits [H], offsets
-#: mask [H, N, N] or None (None: every head of the group sees every key).
-Group = tuple[torch.Tensor, ...]
+#: A stacked head group's weights: wqkv [d, H*(2k+v)], bqkv [H*(2k+v)], wo [H*v, d].
+Group = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def buffer_name(name: str) -> str:
@@ -72,21 +80,49 @@ def buffer_name(name: str) -> str:
     return name.replace(".", "_")
 
 
+@attrs.frozen
+class HeadGroup:
+    """Heads run as one batched attention: same key and value widths and, when `offsets`
+    is set (a banded group), the same few relative offsets."""
+
+    heads: tuple[dense.Head, ...]
+    offsets: tuple[int, ...] | None
+
+
+#: Heads with at most this many distinct offsets gather their keys (banded attention).
+MAX_BANDED_OFFSETS = 8
+
+
+def _group_heads(module: dense.Module) -> list[HeadGroup]:
+    """Heads grouped by (key width, value width, offsets if banded), first-seen order."""
+    groups: dict[tuple[int, int, tuple[int, ...] | None], list[dense.Head]] = {}
+    for head in module.loop.attention.heads:
+        offsets = None
+        if head.offsets is not None and len(set(head.offsets)) <= MAX_BANDED_OFFSETS:
+            offsets = tuple(sorted(set(head.offsets)))
+        shape = (module.weights[head.wq].shape[1], module.weights[head.wv].shape[1], offsets)
+        groups.setdefault(shape, []).append(head)
+    return [HeadGroup(tuple(heads), key[2]) for key, heads in groups.items()]
+
+
 class AltaTransformer(nn.Module):
-    """An IR3 module as a torch module: embed, then one weight-shared layer, repeated."""
+    """An IR3 module as a torch module: embed, then one weight-shared layer, repeated.
+
+    The batch-dependent inputs of a layer are `valid` [B, N] (real positions) and one
+    attention bias per head group (see `biases`): 0 or -inf per key, then the heads' null
+    logits as an extra key column whose key and value are 0, so the null slot rides
+    along in the same matmul and softmax as the keys."""
 
     def __init__(self, module: dense.Module) -> None:
         super().__init__()
         self.ir = module
         self.weight_names: dict[str, str] = {}
-        taken: set[str] = set()
         for name in sorted(module.weights):
             key = buffer_name(name)
-            if key in taken or hasattr(self, key):
+            if key in self.weight_names.values() or hasattr(self, key):
                 raise BackendError(
                     f"torch backend: weight '{name}' maps to buffer '{key}', which is taken"
                 )
-            taken.add(key)
             self.weight_names[name] = key
             self.register_buffer(key, torch.from_numpy(np.array(module.weights[name])))
         self.groups = _group_heads(module)
@@ -107,53 +143,53 @@ class AltaTransformer(nn.Module):
 
     # ------------------------------------------------------------------ one layer
 
-    def pack(self, n: int) -> list[Group]:
-        """Stack each head group's weights; build its offsets mask for length `n`."""
-        ref = self.weight(self.ir.embed.tokens)
-        pos = torch.arange(n, device=ref.device)
-        offset = pos[None, :] - pos[:, None]  # offset[i, j] = j - i
+    def pack(self) -> list[Group]:
+        """Each head group's projections as one matmul: [wq | wk | wv] per head, stacked."""
         packed = []
-        for heads in self.groups:
-            cols = [
-                torch.cat([self.weight(getattr(h, f)) for h in heads], dim=-1)
-                for f in ("wq", "bq", "wk", "bk", "wv", "bv")
-            ]
+        for group in self.groups:
+            heads = group.heads
+            w = [self.weight(getattr(h, f)) for f in ("wq", "wk", "wv") for h in heads]
+            b = [self.weight(getattr(h, f)) for f in ("bq", "bk", "bv") for h in heads]
             wo = torch.cat([self.weight(h.wo) for h in heads], dim=0)
-            null = torch.tensor([h.null_logit for h in heads], dtype=ref.dtype, device=ref.device)
-            blocked = _blocked(heads, offset)
-            packed.append((*cols, wo, null, blocked))
+            packed.append((torch.cat(w, dim=1), torch.cat(b), wo))
         return packed
 
-    def attention(self, x: torch.Tensor, pad: torch.Tensor, group: Group) -> torch.Tensor:
-        """One stacked head group's contribution to the residual, [B, N, d]."""
-        wq, bq, wk, bk, wv, bv, wo, null, blocked = group
-        b, n, _ = x.shape
-        h = null.shape[0]
-        q = (x @ wq + bq).reshape(b, n, h, wq.shape[1] // h).transpose(1, 2)
-        k = (x @ wk + bk).reshape(b, n, h, wk.shape[1] // h).transpose(1, 2)
-        v = (x @ wv + bv).reshape(b, n, h, wv.shape[1] // h).transpose(1, 2)
-        logits = (q @ k.transpose(-1, -2)).masked_fill(pad, float("-inf"))
-        if blocked is not None:
-            logits = logits.masked_fill(blocked, float("-inf"))
-        nulls = null.view(1, h, 1, 1).expand(b, h, n, 1)
-        top = torch.maximum(logits.amax(dim=-1, keepdim=True), nulls) if n else nulls
-        weights = torch.exp(logits - top)
-        total = weights.sum(dim=-1, keepdim=True) + torch.exp(nulls - top)
-        out = (weights @ v) / total
-        return out.transpose(1, 2).reshape(b, n, wo.shape[0]) @ wo
+    def attention(
+        self, x: torch.Tensor, bias: torch.Tensor, weights: Group, group: HeadGroup
+    ) -> torch.Tensor:
+        """One head group's contribution to the residual, [B, N, d]."""
+        wqkv, bqkv, wo = weights
+        b, n, d = x.shape
+        h = len(group.heads)
+        kw, vw = (wqkv.shape[1] - wo.shape[0]) // (2 * h), wo.shape[0] // h
+        qkv = torch.addmm(bqkv, x.reshape(b * n, d), wqkv)
+        q, k, v = (
+            t.reshape(b, n, h, w).transpose(1, 2)
+            for t, w in zip(qkv.split([h * kw, h * kw, h * vw], dim=1), (kw, kw, vw), strict=True)
+        )
+        if group.offsets is not None:
+            out = _banded(q, k, v, bias, group.offsets)
+        else:
+            k = F.pad(k, (0, 0, 0, 1)).reshape(b * h, n + 1, kw)  # the null slot's key ...
+            v = F.pad(v, (0, 0, 0, 1)).reshape(b * h, n + 1, vw)  # ... and value: zero
+            logits = torch.baddbmm(bias.view(b * h, n, n + 1), q.reshape(b * h, n, kw), k.mT)
+            out = torch.bmm(torch.softmax(logits, dim=-1), v).view(b, h, n, vw)
+        return (out.transpose(1, 2).reshape(b * n, h * vw) @ wo).view(b, n, d)
 
-    def layer(self, x: torch.Tensor, pad: torch.Tensor, packed: Sequence[Group]) -> torch.Tensor:
+    def layer(
+        self, x: torch.Tensor, biases: Sequence[torch.Tensor], packed: Sequence[Group]
+    ) -> torch.Tensor:
         """One layer on every sequence: x + attention, then x + MLP(x)."""
         update = torch.zeros_like(x)
-        for group in packed:
-            update = update + self.attention(x, pad, group)
+        for bias, weights, group in zip(biases, packed, self.groups, strict=True):
+            update = update + self.attention(x, bias, weights, group)
         x = x + update
-        h = x
+        h = x.reshape(-1, x.shape[-1])
         for mlp in self.ir.loop.mlp.layers:
-            h = h @ self.weight(mlp.w) + self.weight(mlp.b)
+            h = torch.addmm(self.weight(mlp.b), h, self.weight(mlp.w))
             if mlp.act == dense.CLIPPED_RELU:
-                h = torch.clamp(h, 0.0, 1.0)
-        return x + h
+                h = h.clamp_(0.0, 1.0)
+        return x + h.view(x.shape)
 
     def halted(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """[B] bool: the halt dim is above 0.5 at every real position."""
@@ -168,12 +204,12 @@ class AltaTransformer(nn.Module):
         active: torch.Tensor,
         layers: torch.Tensor,
         valid: torch.Tensor,
-        pad: torch.Tensor,
+        biases: Sequence[torch.Tensor],
         packed: Sequence[Group],
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The layer body (what `compile=True` compiles): one layer for the active
         sequences, halted ones frozen; returns (x, still active, layers run)."""
-        x_new = self.layer(x, pad, packed)
+        x_new = self.layer(x, biases, packed)
         x = torch.where(active[:, None, None], x_new, x)
         layers = layers + active.to(layers.dtype)
         return x, active & ~self.halted(x_new, valid), layers
@@ -188,19 +224,45 @@ class AltaTransformer(nn.Module):
             positions = self.weight(self.ir.embed.positions)
             n = tokens.shape[1]
             if n > positions.shape[0]:  # only padded positions can lie beyond the range
-                positions = torch.cat(
-                    [positions, positions.new_zeros(n - len(positions), x.shape[-1])]
-                )
+                extra = positions.new_zeros(n - positions.shape[0], x.shape[-1])
+                positions = torch.cat([positions, extra])
             x = x + positions[None, :n]
         return x
 
+    def biases(self, valid: torch.Tensor, dtype: torch.dtype) -> list[torch.Tensor]:
+        """Per head group, additive masks (0 or -inf) with the null logits as the last
+        column: [B, H, N, N + 1] for a dense group, [B, H, N, |offsets| + 1] for a banded
+        one (column o: the key at i + offsets[o])."""
+        b, n = valid.shape
+        pos = torch.arange(n, device=valid.device)
+        out = []
+        for group in self.groups:
+            if group.offsets is None:
+                blocked = ~valid[:, None, None, :] | _outside_offsets(group.heads, pos)[None]
+            else:
+                keys = pos[:, None] + torch.tensor(
+                    group.offsets, dtype=pos.dtype, device=pos.device
+                )
+                inside = (keys >= 0) & (keys < n)
+                real = valid[:, keys.clamp(0, max(n - 1, 0))] & inside  # [B, N, |offsets|]
+                blocked = ~real[:, None].expand(-1, len(group.heads), -1, -1)
+            keys_bias = torch.zeros(blocked.shape, dtype=dtype, device=valid.device)
+            keys_bias = keys_bias.masked_fill_(blocked, float("-inf"))
+            null = torch.tensor(
+                [h.null_logit for h in group.heads], dtype=dtype, device=valid.device
+            )
+            null = null.view(1, -1, 1, 1).expand(b, -1, n, 1)
+            out.append(torch.cat([keys_bias, null], dim=-1))
+        return out
+
     def start(
         self, tokens: torch.Tensor, lengths: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[Group]]:
-        """Embedding, valid mask [B, N], key padding mask [B, 1, 1, N], packed heads."""
+    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor], list[Group]]:
+        """Embedding, valid mask [B, N], the attention biases, the packed weights."""
         n = tokens.shape[1]
         valid = torch.arange(n, device=tokens.device)[None, :] < lengths[:, None]
-        return self.embed(tokens, valid), valid, ~valid[:, None, None, :], self.pack(n)
+        x = self.embed(tokens, valid)
+        return x, valid, self.biases(valid, x.dtype), self.pack()
 
     def step(self, *args: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """`advance`, compiled or not; a CUDA-graph replay's outputs are cloned because
@@ -215,32 +277,68 @@ class AltaTransformer(nn.Module):
         self, tokens: torch.Tensor, lengths: torch.Tensor, max_layers: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Final residual [B, N, d] and layers run per sequence [B] (int64)."""
-        x, valid, pad, packed = self.start(tokens, lengths)
+        x, valid, biases, packed = self.start(tokens, lengths)
         layers = torch.zeros(tokens.shape[0], dtype=torch.int64, device=tokens.device)
         active = torch.ones(tokens.shape[0], dtype=torch.bool, device=tokens.device)
+        rows: torch.Tensor | None = None  # the original rows of a shrunk batch
+        x_all, layers_all = x, layers
         for _ in range(max_layers):
-            if not bool(active.any()):
+            count = int(active.sum())
+            if count == 0:
                 break
-            x, active, layers = self.step(x, active, layers, valid, pad, packed)
-        return x, layers
+            size = _shrunk_size(len(active), count)
+            if size < len(active):
+                if rows is None:
+                    rows = torch.arange(len(active), device=x.device)
+                    x_all, layers_all = x, layers
+                else:
+                    x_all[rows], layers_all[rows] = x, layers
+                keep = torch.argsort((~active).to(torch.int8), stable=True)[:size]
+                rows, x, active, layers = rows[keep], x[keep], active[keep], layers[keep]
+                valid, biases = valid[keep], [bias[keep] for bias in biases]
+            x, active, layers = self.step(x, active, layers, valid, biases, packed)
+        if rows is None:
+            return x, layers
+        x_all[rows], layers_all[rows] = x, layers
+        return x_all, layers_all
 
     def residuals(self, tokens: torch.Tensor, lengths: torch.Tensor, layers: int) -> torch.Tensor:
         """[layers + 1, B, N, d]: after the embedding and after each layer."""
-        x, valid, pad, packed = self.start(tokens, lengths)
+        x, valid, biases, packed = self.start(tokens, lengths)
         count = torch.zeros(tokens.shape[0], dtype=torch.int64, device=tokens.device)
         active = torch.ones(tokens.shape[0], dtype=torch.bool, device=tokens.device)
         out = [x]
         for _ in range(layers):
             if bool(active.any()):
-                x, active, count = self.step(x, active, count, valid, pad, packed)
+                x, active, count = self.step(x, active, count, valid, biases, packed)
             out.append(x)
         return torch.stack(out)
 
 
-def _blocked(heads: Sequence[dense.Head], offset: torch.Tensor) -> torch.Tensor | None:
-    """[H, N, N] bool: key j is outside head h's offsets for query i (None: never)."""
-    if all(h.offsets is None for h in heads):
-        return None
+def _shrunk_size(size: int, active: int) -> int:
+    """Halve the working batch while at most half of it is active."""
+    while size > 1 and active <= size // 2:
+        size //= 2
+    return size
+
+
+def _banded(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, offsets: Sequence[int]
+) -> torch.Tensor:
+    """Attention where query i sees only keys i + o, o in `offsets`: O(N |offsets|)
+    instead of O(N^2); keys outside the sequence are masked by `bias`."""
+    n = q.shape[2]
+    pos = torch.arange(n, device=q.device)
+    keys = pos[:, None] + torch.tensor(offsets, dtype=pos.dtype, device=pos.device)
+    keys = keys.clamp(0, max(n - 1, 0))  # [N, |offsets|]; the clamped ones are masked
+    logits = torch.einsum("bhnk,bhnok->bhno", q, k[:, :, keys])
+    probs = torch.softmax(F.pad(logits, (0, 1)) + bias, dim=-1)
+    return torch.einsum("bhno,bhnov->bhnv", probs[..., :-1], v[:, :, keys])
+
+
+def _outside_offsets(heads: Sequence[dense.Head], pos: torch.Tensor) -> torch.Tensor:
+    """[H, N, N] bool: key j is outside head h's offsets for query i."""
+    offset = pos[None, :] - pos[:, None]  # offset[i, j] = j - i
     masks = []
     for head in heads:
         if head.offsets is None:
@@ -249,15 +347,6 @@ def _blocked(heads: Sequence[dense.Head], offset: torch.Tensor) -> torch.Tensor 
             allowed = torch.tensor(head.offsets, dtype=offset.dtype, device=offset.device)
             masks.append(~torch.isin(offset, allowed))
     return torch.stack(masks)
-
-
-def _group_heads(module: dense.Module) -> list[tuple[dense.Head, ...]]:
-    """Heads grouped by (key width, value width), in first-seen order."""
-    groups: dict[tuple[int, int], list[dense.Head]] = {}
-    for head in module.loop.attention.heads:
-        shape = (module.weights[head.wq].shape[1], module.weights[head.wv].shape[1])
-        groups.setdefault(shape, []).append(head)
-    return [tuple(g) for g in groups.values()]
 
 
 # ---------------------------------------------------------------------- the backend
@@ -321,7 +410,7 @@ class TorchExecutor:
         with torch.inference_mode(), self._context("residuals"):
             return self._numpy(self.model.residuals(*self._inputs(tokens, lengths), int(layers)))
 
-    def _inputs(self, tokens: np.ndarray, lengths: np.ndarray) -> tuple[torch.Tensor, ...]:
+    def _inputs(self, tokens: np.ndarray, lengths: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         return (
             torch.as_tensor(np.asarray(tokens, dtype=np.int64), device=self.device),
             torch.as_tensor(np.asarray(lengths, dtype=np.int64), device=self.device),

@@ -5,6 +5,8 @@ quote its printed form.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from alta.errors import VerifyError
 from alta.ir import dense, dense_printer, sparse
 
@@ -32,21 +34,28 @@ def verify_dense(module: dense.Module) -> dense.Module:
     return module
 
 
-def _fail(module: dense.Module, what: str, line: str = "") -> None:
+def _fail(module: dense.Module, what: str, line: str = "") -> NoReturn:
     quote = f"\n    {line}" if line else ""
     raise VerifyError(f"alta.dense @{module.name}: {what}{quote}")
 
 
-def _weight(module: dense.Module, name: str, role: str, shape: tuple[int | None, ...]) -> tuple[int, ...]:
+def _weight(
+    module: dense.Module, name: str, role: str, shape: tuple[int | None, ...]
+) -> tuple[int, ...]:
     """Check weight `name` exists and has `shape` (None: any size); return its real shape."""
     if name not in module.weights:
         known = ", ".join(sorted(module.weights)) or "none"
         _fail(module, f"{role} refers to weight '@{name}', which does not exist (weights: {known})")
     got = tuple(module.weights[name].shape)
-    if len(got) != len(shape) or any(w is not None and g != w for g, w in zip(got, shape, strict=False)):
+    if len(got) != len(shape) or any(
+        w is not None and g != w for g, w in zip(got, shape, strict=False)
+    ):
         want = ",".join("?" if w is None else str(w) for w in shape)
-        _fail(module, f"{role}: weight has shape [{','.join(map(str, got))}], expected [{want}]",
-              dense_printer.weight(module, name))
+        _fail(
+            module,
+            f"{role}: weight has shape [{','.join(map(str, got))}], expected [{want}]",
+            dense_printer.weight(module, name),
+        )
     return got
 
 
@@ -60,7 +69,11 @@ def _check_layout(module: dense.Module) -> None:
         if slot.kind not in _KINDS:
             _fail(module, f"slot '%{slot.var}' has unknown kind '{slot.kind}'", line)
         if slot.start != stop:
-            what = "overlaps the previous slot" if slot.start < stop else f"leaves dims [{stop}:{slot.start}] unused"
+            what = (
+                "overlaps the previous slot"
+                if slot.start < stop
+                else f"leaves dims [{stop}:{slot.start}] unused"
+            )
             _fail(module, f"slot '%{slot.var}' {what}; slots must tile [0, {module.d_model})", line)
         stop = slot.stop
     if stop != module.d_model:
@@ -93,7 +106,9 @@ def _check_mlp(module: dense.Module) -> None:
     for i, layer in enumerate(layers):
         role = f"mlp layer {i}"
         if layer.act not in _ACTS:
-            _fail(module, f"{role} has unknown activation '{layer.act}' (known: {', '.join(_ACTS)})")
+            _fail(
+                module, f"{role} has unknown activation '{layer.act}' (known: {', '.join(_ACTS)})"
+            )
         last = i == len(layers) - 1
         out = _weight(module, layer.w, f"{role} w", (width, module.d_model if last else None))[1]
         _weight(module, layer.b, f"{role} b", (out,))

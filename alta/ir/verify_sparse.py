@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from alta.errors import VerifyError
 from alta.ir import analysis, printer, sparse
@@ -36,7 +36,7 @@ def verify_sparse(module: sparse.Module, *, check_conflicts: bool = True) -> spa
     return module
 
 
-def _fail(module: sparse.Module, what: str, line: str | Callable[[], str] = "") -> None:
+def _fail(module: sparse.Module, what: str, line: str | Callable[[], str] = "") -> NoReturn:
     line = line() if callable(line) else line
     quote = f"\n    {line}" if line else ""
     raise VerifyError(f"alta.sparse @{module.name}: {what}{quote}")
@@ -68,11 +68,13 @@ def _check_var(module: sparse.Module, key: str, var: sparse.Variable) -> None:
     if len(set(var.values)) != len(var.values):
         _fail(module, f"variable '%{key}' lists a value twice", _var_line(module, key))
     if var.kind == sparse.CATEGORICAL and any(
-        isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < var.range
-        for v in var.values
+        isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < var.range for v in var.values
     ):
-        _fail(module, f"variable '%{key}' has a value outside range({var.range})",
-              _var_line(module, key))
+        _fail(
+            module,
+            f"variable '%{key}' has a value outside range({var.range})",
+            _var_line(module, key),
+        )
     bad = [v for v in var.init.table if not _in_domain(var, v)]
     if bad:
         _fail(
@@ -88,29 +90,50 @@ def _check_head(module: sparse.Module, head: sparse.Head, outputs: set[str]) -> 
     for role in ("output", "query", "key", "value"):
         name = getattr(head, role)
         if name not in variables:
-            _fail(module, f"head '%{head.output}': {role} names unknown variable '%{name}'"
-                  + _known(module), line)
+            _fail(
+                module,
+                f"head '%{head.output}': {role} names unknown variable '%{name}'" + _known(module),
+                line,
+            )
     for role in ("query", "key", "value"):
         name = getattr(head, role)
         if name in outputs:
-            _fail(module, f"head '%{head.output}': {role} '%{name}' is another head's output; "
-                  "heads run in parallel, so chain them through an MLP variable", line)
+            _fail(
+                module,
+                f"head '%{head.output}': {role} '%{name}' is another head's output; "
+                "heads run in parallel, so chain them through an MLP variable",
+                line,
+            )
     query, key = variables[head.query], variables[head.key]
     value, output = variables[head.value], variables[head.output]
     if not output.is_head_output:
-        _fail(module, f"head '%{head.output}': its output variable is not marked as a head "
-              f"output (init is '{output.init.source}')", line)
+        _fail(
+            module,
+            f"head '%{head.output}': its output variable is not marked as a head "
+            f"output (init is '{output.init.source}')",
+            line,
+        )
     if query.kind == sparse.NUMERICAL:
-        _fail(module, f"head '%{head.output}': query '%{head.query}' must be categorical or a set",
-              line)
+        _fail(
+            module,
+            f"head '%{head.output}': query '%{head.query}' must be categorical or a set",
+            line,
+        )
     if key.kind != sparse.CATEGORICAL:
         _fail(module, f"head '%{head.output}': key '%{head.key}' must be categorical", line)
     if value.kind == sparse.SET:
-        _fail(module, f"head '%{head.output}': value '%{head.value}' must be categorical or "
-              "numerical", line)
+        _fail(
+            module,
+            f"head '%{head.output}': value '%{head.value}' must be categorical or numerical",
+            line,
+        )
     if output.kind != value.kind:
-        _fail(module, f"head '%{head.output}': output is {output.kind} but value "
-              f"'%{head.value}' is {value.kind}", line)
+        _fail(
+            module,
+            f"head '%{head.output}': output is {output.kind} but value "
+            f"'%{head.value}' is {value.kind}",
+            line,
+        )
 
 
 def _check_rule(module: sparse.Module, index: int, rule: sparse.Rule) -> None:
@@ -122,29 +145,45 @@ def _check_rule(module: sparse.Module, index: int, rule: sparse.Rule) -> None:
     for atom in rule.atoms:
         var = module.variables.get(atom.var)
         if var is None:
-            _fail(module, f"{where}: atom reads unknown variable '%{atom.var}'" + _known(module),
-                  line)
+            _fail(
+                module, f"{where}: atom reads unknown variable '%{atom.var}'" + _known(module), line
+            )
             return
         if atom.var in seen:
             _fail(module, f"{where}: variable '%{atom.var}' has two atoms", line)
         seen.add(atom.var)
         bad = [v for v in atom.values if not _in_domain(var, v)]
         if bad:
-            _fail(module, f"{where}: atom value {sparse.fmt_value(bad[0])} is not in the domain "
-                  f"of '%{atom.var}'", line)
+            _fail(
+                module,
+                f"{where}: atom value {sparse.fmt_value(bad[0])} is not in the domain "
+                f"of '%{atom.var}'",
+                line,
+            )
     var = module.variables.get(rule.var)
     if var is None:
         _fail(module, f"{where}: writes unknown variable '%{rule.var}'" + _known(module), line)
         return
     if var.is_head_output:
-        _fail(module, f"{where}: writes head output '%{rule.var}'; head outputs are read-only "
-              "in the MLP", line)
+        _fail(
+            module,
+            f"{where}: writes head output '%{rule.var}'; head outputs are read-only in the MLP",
+            line,
+        )
     if rule.new is None and not (var.kind == sparse.CATEGORICAL and var.nullable):
-        _fail(module, f"{where}: writes none to '%{rule.var}'; only a nullable categorical "
-              "variable can be set to none", line)
+        _fail(
+            module,
+            f"{where}: writes none to '%{rule.var}'; only a nullable categorical "
+            "variable can be set to none",
+            line,
+        )
     if rule.new is not None and rule.new not in var.values:
-        _fail(module, f"{where}: writes {sparse.fmt_value(rule.new)}, which is not in the "
-              f"domain of '%{rule.var}'", line)
+        _fail(
+            module,
+            f"{where}: writes {sparse.fmt_value(rule.new)}, which is not in the "
+            f"domain of '%{rule.var}'",
+            line,
+        )
 
 
 def _check_halt(module: sparse.Module, halt: sparse.Halt) -> None:
@@ -174,7 +213,9 @@ def _check_conflicts(module: sparse.Module) -> None:
 _LEAF = 12
 
 
-def conflicts(module: sparse.Module, reach: analysis.Reachable | None = None) -> list[tuple[int, int]]:
+def conflicts(
+    module: sparse.Module, reach: analysis.Reachable | None = None
+) -> list[tuple[int, int]]:
     """The pairs `analysis.conflicts` yields, sorted, without comparing every pair.
 
     Rules writing one variable are split by the value of the variable most of them read

@@ -12,6 +12,7 @@ Nothing is imported until a pipeline names the pass or `--list-passes` asks for 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import typing
@@ -49,9 +50,12 @@ class Pass:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.level:
-            cls.input_level = cls.input_level or cls.level
-            cls.output_level = cls.output_level or cls.level
+        own = vars(cls)
+        if own.get("level"):
+            if "input_level" not in own:
+                cls.input_level = cls.level
+            if "output_level" not in own:
+                cls.output_level = cls.level
 
     def run(self, module: Any) -> Any:
         raise NotImplementedError(f"pass '{self.name}' does not implement run()")
@@ -65,7 +69,7 @@ class Pass:
         opts = [
             f"{opt.spelling}={format_value(getattr(self, opt.field))}"
             for opt in options(type(self))
-            if opt.has_default and getattr(self, opt.field) != opt.default
+            if not opt.has_default or getattr(self, opt.field) != opt.default
         ]
         return self.name + ("{" + " ".join(opts) + "}" if opts else "")
 
@@ -248,7 +252,7 @@ def _load_plugins() -> None:
                 f"entry point '{ep.name} = {ep.value}' ({ENTRY_POINT_GROUP}) reuses the name "
                 "of an existing pass"
             )
-        register_lazy(ep.name, ep.module, lambda ep=ep: _load_entry_point(ep))
+        register_lazy(ep.name, ep.module, functools.partial(_load_entry_point, ep))
 
 
 def _load_entry_point(ep: Any) -> type[Pass]:

@@ -47,7 +47,9 @@ class Instrumentation:
         stream.write(text if text.endswith("\n") else text + "\n")
 
 
-def as_list(instrument: Instrumentation | Iterable[Instrumentation] | None) -> list[Instrumentation]:
+def as_list(
+    instrument: Instrumentation | Iterable[Instrumentation] | None,
+) -> list[Instrumentation]:
     """Accept None, one instrumentation or an iterable of them."""
     if instrument is None:
         return []
@@ -130,7 +132,9 @@ class TimePasses(Instrumentation):
 
     def after_pass_failed(self, pass_: base.Pass, module: Any, error: BaseException) -> None:
         if self._running:  # else it ran, and its result failed verification
-            self.timings.append((pass_.spec() + " (failed)", time.perf_counter() - self._pass_start))
+            self.timings.append(
+                (pass_.spec() + " (failed)", time.perf_counter() - self._pass_start)
+            )
         self._running = False
 
     def run_end(self, manager: PassManager, module: Any) -> None:
@@ -140,7 +144,10 @@ class TimePasses(Instrumentation):
     def report(self) -> str:
         rows = [*self.timings, ("(verifiers and overhead)", self.total - self._passes())]
         total = self.total or 1.0
-        lines = ["===- pass execution timing report -===", f"  {'wall (s)':>10}  {'share':>6}  pass"]
+        lines = [
+            "===- pass execution timing report -===",
+            f"  {'wall (s)':>10}  {'share':>6}  pass",
+        ]
         for name, seconds in rows:
             lines.append(f"  {seconds:10.4f}  {100 * seconds / total:5.1f}%  {name}")
         lines.append(f"  {self.total:10.4f}  100.0%  total")
@@ -186,15 +193,23 @@ def from_flags(
     """The instrumentations the CLI flags of the same names ask for."""
     result: list[Instrumentation] = []
     wants_ir = (
-        print_ir_before or print_ir_after or print_ir_before_all or print_ir_after_all
-        or print_ir_after_change or print_ir_after_failure
+        print_ir_before
+        or print_ir_after
+        or print_ir_before_all
+        or print_ir_after_all
+        or print_ir_after_change
+        or print_ir_after_failure
     )
     if wants_ir:
         result.append(
             PrintIR(
-                print_ir_before, print_ir_after, before_all=print_ir_before_all,
-                after_all=print_ir_after_all, after_change=print_ir_after_change,
-                after_failure=print_ir_after_failure, stream=stream,
+                print_ir_before,
+                print_ir_after,
+                before_all=print_ir_before_all,
+                after_all=print_ir_after_all,
+                after_change=print_ir_after_change,
+                after_failure=print_ir_after_failure,
+                stream=stream,
             )
         )
     if pass_statistics:
@@ -215,7 +230,8 @@ def list_passes() -> str:
             continue
         assert cls is not None
         levels = (
-            cls.input_level if cls.input_level == cls.output_level
+            cls.input_level
+            if cls.input_level == cls.output_level
             else f"{cls.input_level} -> {cls.output_level}"
         )
         doc = (cls.__doc__ or "").strip().splitlines()

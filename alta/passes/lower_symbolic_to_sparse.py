@@ -1,16 +1,39 @@
 """`lower-symbolic-to-sparse`: IR1 -> IR2. Domains made explicit, the MLP turned into rules.
 
 A Python MLP function becomes rules by *path exploration*: it runs on a partial
-assignment, and only when it reads a variable that has no value yet do we branch over that
-variable's values. A rule's atoms are exactly the variables its path read, so parity's
-ffn gives 6 rules, not the 15,000 of the full product.
+assignment, and only when it needs the value of a variable that has none yet do we branch
+over that variable's values (never None: reading None raises in the interpreter).
+
+Reads are lazy (the pass option `lazy`, on by default): `z[name]` of a variable the path
+has not fixed returns a `_Lazy` value that records the variables it depends on;
+arithmetic and comparisons on it build more lazy values, and only what needs a real value
+(`bool`, `int`, hashing, indexing, formatting, attribute access, ...) forces it, which
+branches on its first unfixed dependency. A lazy value that is written is expanded over
+its own dependencies only, one rule per combination. So `z["carry"] = z["carry"] + a + b`
+adds one atom on `carry` to the rules of that write instead of a factor 2 on every path.
+What lazy values cannot defer (a mutable operand, a TypeError or AttributeError on some
+path) makes the whole function explore eagerly, every read branching at once.
+
+The paths form a tree. When a written variable gets the same rules under every value of
+a branch, its rules do not depend on that branch and are hoisted above it (no atom for
+it); otherwise each rule gets the branch's atom. A rule's atoms are thus the variables its
+write depends on along its path: parity's step gives 3 rules, not the 15,000 of the full
+product. Rules that write one variable stay pairwise disjoint (two differ in the atom of
+the branch where their paths part). Hoisting drops atoms on variables that the function
+reads; a state where such a variable is None makes the interpreter raise, so, like the
+states `dont_care_none` names, it may fire the rule or not.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
+import operator
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import attrs
+import numpy as np
 
 from alta.errors import CompileError, ProgramError, UndefinedReadError
 from alta.interpreter_mlp import _Z
@@ -18,8 +41,11 @@ from alta.ir import domains as domain_inference
 from alta.ir import sparse, symbolic
 from alta.passes import base
 
-#: A function that needs more paths than this is refused (it would not fit a model anyway).
+#: A function that needs more runs than this is refused (it would not fit a model anyway).
 MAX_PATHS = 2_000_000
+
+Atoms = tuple[tuple[str, Any], ...]
+Rules = tuple[tuple[Atoms, Any], ...]  # (atoms below a tree node, new value) per rule
 
 
 @base.register
@@ -30,19 +56,20 @@ class LowerSymbolicToSparsePass(base.Pass):
     name: ClassVar[str] = "lower-symbolic-to-sparse"
     input_level: ClassVar[str] = "symbolic"
     output_level: ClassVar[str] = "sparse"
+    lazy: bool = True
 
     def run(self, module: symbolic.Program) -> sparse.Module:
-        return lower(module)
+        return lower(module, lazy=self.lazy)
 
     def statistics(self, before: Any, after: sparse.Module) -> list[str]:
         return [f"rules {len(after.rules)}", f"variables {len(after.variables)}"]
 
 
-def lower(program: symbolic.Program) -> sparse.Module:
+def lower(program: symbolic.Program, *, lazy: bool = True) -> sparse.Module:
     written: dict[str, set[Any]] = {}
     for _ in range(8):
         domains = domain_inference.domains(program, written)
-        rules = _rules(program, domains)
+        rules = _rules(program, domains, lazy)
         grown = _numeric_writes(program, rules)
         if all(vals <= written.get(n, set()) for n, vals in grown.items()):
             break
@@ -52,8 +79,9 @@ def lower(program: symbolic.Program) -> sparse.Module:
         raise CompileError(
             f"program '{program.name}': numerical domains did not settle; give `values`"
         )
+    none_written = {r.var for r in rules if r.new is None}
     variables = {
-        name: _variable(program, name, var, domains[name], rules)
+        name: _variable(program, name, var, domains[name], name in none_written)
         for name, var in program.variables
     }
     halt = program.halt and sparse.Halt(program.halt.var, program.halt.value)
@@ -73,18 +101,11 @@ def lower(program: symbolic.Program) -> sparse.Module:
 
 
 def _variable(
-    program: symbolic.Program,
-    name: str,
-    var: symbolic.Var,
-    domain: tuple[Any, ...],
-    rules: list[sparse.Rule],
+    program: symbolic.Program, name: str, var: symbolic.Var, domain: tuple[Any, ...],
+    none_written: bool,
 ) -> sparse.Variable:
     init = _init(program, name, var)
-    nullable = (
-        name in program.head_outputs
-        or None in init.table
-        or any(r.var == name and r.new is None for r in rules)
-    )
+    nullable = name in program.head_outputs or None in init.table or none_written
     kind = var.kind
     size = var.range if isinstance(var, symbolic.CategoricalVar | symbolic.SetVar) else 0
     return sparse.Variable(name, kind, domain, init, nullable, size)
@@ -104,92 +125,332 @@ def _init(program: symbolic.Program, name: str, var: symbolic.Var) -> sparse.Ini
     return sparse.Init("const", (var.default,))
 
 
-def _rules(program: symbolic.Program, domains: dict[str, tuple[Any, ...]]) -> list[sparse.Rule]:
+def _rules(
+    program: symbolic.Program, domains: dict[str, tuple[Any, ...]], lazy: bool = True
+) -> list[sparse.Rule]:
     if isinstance(program.mlp, symbolic.RulesMLP):
         return [_from_rule(r) for r in program.mlp.rules]
-    return _explore(program, domains)
+    if lazy:
+        try:
+            return _Explorer(program, domains, lazy=True).rules()
+        except _Fallback:
+            pass
+    return _Explorer(program, domains, lazy=False).rules()
 
 
 def _from_rule(rule: symbolic.Rule) -> sparse.Rule:
     atoms = {n: v for n, v in rule.lhs}
     atoms[rule.var] = rule.old
     return sparse.Rule(
-        tuple(sorted(sparse.Atom(n, frozenset({v})) for n, v in atoms.items())),
+        tuple(sparse.Atom(n, frozenset({v})) for n, v in sorted(atoms.items(), key=_first)),
         rule.var,
         rule.new,
     )
 
 
-class _NeedValue(Exception):
-    """The function read a variable the current path has not fixed yet."""
+class _NeedValue(BaseException):
+    """The function needs a variable the current path has not fixed yet.
+
+    A BaseException, so that a function's own `except Exception` does not swallow it."""
+
+
+class _Fallback(BaseException):
+    """Lazy reads met something they cannot defer: explore the function eagerly."""
+
+
+class _Force(Exception):
+    """Expanding a written lazy value failed for some values: branch on it instead."""
+
+
+class _Explorer:
+    def __init__(
+        self, program: symbolic.Program, domains: dict[str, tuple[Any, ...]], lazy: bool
+    ) -> None:
+        assert isinstance(program.mlp, symbolic.FunctionMLP)
+        self.program, self.domains, self.lazy = program, domains, lazy
+        self.fn = program.mlp.fn
+        self.vars = program.vars
+        self.heads = program.head_outputs
+        self.runs = self.ok = self.failed = 0
+        self.first_failure = ""
+        self.checked: dict[tuple[str, int], int] = {}
+
+    def rules(self) -> list[sparse.Rule]:
+        tree = self.node({})
+        if self.failed and not self.ok:
+            raise CompileError(
+                f"program '{self.program.name}': the MLP function raised on every path "
+                f"({self.first_failure})"
+            )
+        atoms: dict[tuple[str, Any], sparse.Atom] = {}
+        out = []
+        for name in sorted(tree):
+            for rel, new in tree[name]:
+                if (name, new) in rel:
+                    continue  # writes the value the path read
+                key = tuple(sorted(rel, key=_first))
+                for pair in key:
+                    if pair not in atoms:
+                        atoms[pair] = sparse.Atom(pair[0], frozenset({pair[1]}))
+                rule_atoms = tuple(atoms[pair] for pair in key)
+                out.append(sparse.Rule(rule_atoms, name, new, dont_care_none=True))
+        return out
+
+    def count(self, n: int = 1) -> None:
+        self.runs += n
+        if self.runs > MAX_PATHS:
+            raise CompileError(
+                f"program '{self.program.name}': the MLP function needs more than {MAX_PATHS} "
+                "paths; split it into steps that each read fewer variables"
+            )
+
+    def node(self, path: dict[str, Any]) -> dict[str, Rules]:
+        """Run the function on `path`; the rules it writes below this node, by variable."""
+        self.count()
+        z = _Exploring(self, path)
+        try:
+            self.fn(z)
+        except _NeedValue:
+            if z.need is None:  # a lazy value of an earlier run: not ours to resolve
+                raise _Fallback from None
+        except (ProgramError, UndefinedReadError) as exc:
+            if z.need is None and not z.fallback:
+                raise CompileError(
+                    f"program '{self.program.name}': on the path {_path(path)} the MLP "
+                    f"function fails: {exc}"
+                ) from None
+        except Exception as exc:  # an unreachable state the function does not handle
+            if z.need is None and not z.fallback:
+                if self.lazy and isinstance(exc, TypeError | AttributeError):
+                    raise _Fallback from None  # maybe a lazy value where a real one was due
+                self.failed += 1
+                self.first_failure = (
+                    self.first_failure or f"{type(exc).__name__}: {exc} on {_path(path)}"
+                )
+                return {}
+        if z.fallback:
+            raise _Fallback
+        if z.need is not None:
+            return self.branch(path, z.need)
+        try:
+            rules = {name: self.expand(path, name, value) for name, value in z.writes.items()}
+        except _Force as force:
+            return self.branch(path, force.args[0])
+        self.ok += 1
+        return rules
+
+    def domain(self, name: str) -> tuple[Any, ...]:
+        if not self.domains[name]:
+            raise CompileError(
+                f"MLP function reads {self.vars[name].kind} variable '{name}', whose "
+                "values are unknown; give it `values`"
+            )
+        return self.domains[name]
+
+    def branch(self, path: dict[str, Any], name: str) -> dict[str, Rules]:
+        domain = self.domain(name)
+        children = [self.node({**path, name: v}) for v in domain]
+        out: dict[str, Rules] = {}
+        for var in dict.fromkeys(k for child in children for k in child):
+            sets = [child.get(var) for child in children]
+            first = sets[0]
+            if first is not None and all(_same(s, first) for s in sets[1:]):
+                out[var] = first  # the same under every value of `name`: hoist it
+            else:
+                out[var] = tuple(
+                    (((name, v), *rel), new)
+                    for v, s in zip(domain, sets, strict=True)
+                    if s
+                    for rel, new in s
+                )
+        return out
+
+    def expand(self, path: dict[str, Any], name: str, value: Any) -> Rules:
+        """The rules of the write `name := value`: one, or one per combination of the
+        values of a lazy value's dependencies."""
+        if not isinstance(value, _Lazy):
+            return (((), value),)
+        deps = value.deps
+        combos = list(itertools.product(*(self.domain(d) for d in deps)))
+        self.count(len(combos))
+        out = []
+        for combo in combos:
+            env = dict(zip(deps, combo, strict=True))
+            try:
+                new = value.fn(env)
+            except Exception:
+                raise _Force(deps[0]) from None  # branch, and let the run itself fail
+            try:
+                new = self.check(name, new)
+            except ProgramError as exc:
+                raise CompileError(
+                    f"program '{self.program.name}': on the path {_path({**path, **env})} the "
+                    f"MLP function fails: {exc}"
+                ) from None
+            out.append((tuple(zip(deps, combo, strict=True)), new))
+        return tuple(out)
+
+    def check(self, name: str, value: Any) -> Any:
+        """`value` as `name` holds it, as `_Z.__setitem__` checks it."""
+        key = (name, value) if type(value) is int else None
+        if key is not None and key in self.checked:
+            return self.checked[key]
+        var = self.vars[name]
+        new = symbolic.normalise(var, value)
+        why = symbolic.value_error(var, new)
+        if why:
+            raise ProgramError(f"MLP function writes '{name}' := {why}")
+        if key is not None:
+            self.checked[key] = new
+        return new
 
 
 class _Exploring(_Z):
-    """`z` on a partial assignment: reading an unassigned variable asks for a branch."""
+    """`z` on a partial assignment: reading an unfixed variable is lazy or asks for a branch."""
+
+    def __init__(self, explorer: _Explorer, values: dict[str, Any]) -> None:
+        super().__init__(explorer.program, values)
+        self._explorer = explorer
+        self.writes: dict[str, Any] = {}
+        self.need: str | None = None
+        self.fallback = False
 
     def __getitem__(self, name: str) -> Any:
-        if name in self._program.vars and name not in self._values:
-            raise _NeedValue(name)
-        return super().__getitem__(name)
+        values = self._values
+        if name in values:
+            return values[name]  # never None: paths only fix values of the domain
+        if name not in self._explorer.vars:
+            raise ProgramError(f"MLP function reads unknown variable '{name}'")
+        if self._explorer.lazy:
+            return _Lazy(self, (name,), operator.itemgetter(name))
+        self.need = name
+        raise _NeedValue(name)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        explorer = self._explorer
+        if name not in explorer.vars:
+            raise ProgramError(f"MLP function writes unknown variable '{name}'")
+        if name in explorer.heads:
+            raise ProgramError(f"MLP function writes head output '{name}', which is read-only")
+        if isinstance(value, _Lazy):
+            if value._z is not self:
+                _fallback(self)
+            self.writes[name] = value
+        else:
+            self.writes[name] = explorer.check(name, value)
 
 
-def _explore(program: symbolic.Program, domains: dict[str, tuple[Any, ...]]) -> list[sparse.Rule]:
-    assert isinstance(program.mlp, symbolic.FunctionMLP)
-    fn = program.mlp.fn
-    rules: list[sparse.Rule] = []
-    stack: list[tuple[tuple[str, Any], ...]] = [()]
-    paths = failed = 0
-    first_failure = ""
-    while stack:
-        path = stack.pop()
-        paths += 1
-        if paths > MAX_PATHS:
-            raise CompileError(
-                f"program '{program.name}': the MLP function needs more than {MAX_PATHS} "
-                "paths; split it into steps that each read fewer variables"
-            )
-        z = _Exploring(program, dict(path))
-        try:
-            fn(z)
-        except _NeedValue as need:
-            name = need.args[0]
-            if not domains[name]:
-                raise CompileError(
-                    f"MLP function reads {program.vars[name].kind} variable '{name}', whose "
-                    "values are unknown; give it `values`"
-                ) from None
-            # None is never branched on: reading it raises in the interpreter.
-            stack.extend(path + ((name, v),) for v in reversed(domains[name]))
-            continue
-        except (ProgramError, UndefinedReadError) as exc:
-            raise CompileError(
-                f"program '{program.name}': on the path {_path(path)} the MLP function fails: "
-                f"{exc}"
-            ) from None
-        except Exception as exc:  # an unreachable state the function does not handle
-            failed += 1
-            first_failure = first_failure or f"{type(exc).__name__}: {exc} on {_path(path)}"
-            continue
-        rules.extend(_path_rules(path, z.writes))
-    if failed and failed == paths:
-        raise CompileError(
-            f"program '{program.name}': the MLP function raised on every path ({first_failure})"
-        )
-    return rules
+def _fallback(z: _Exploring) -> None:
+    z.fallback = True
+    raise _Fallback
 
 
-def _path_rules(path: tuple[tuple[str, Any], ...], writes: dict[str, Any]) -> list[sparse.Rule]:
-    read = dict(path)
-    atoms = tuple(sorted(sparse.Atom(n, frozenset({v})) for n, v in path))
-    return [
-        sparse.Rule(atoms, name, new, dont_care_none=True)
-        for name, new in sorted(writes.items())
-        if not (name in read and read[name] == new)
-    ]
+_ATOMIC = (int, float, complex, str, bytes, frozenset, range, type(None), np.generic)
 
 
-def _path(path: tuple[tuple[str, Any], ...]) -> str:
-    return "{" + ", ".join(f"{n}={symbolic.fmt_value(v)}" for n, v in path) + "}"
+def _immutable(value: Any) -> bool:
+    if type(value) is tuple:
+        return all(_immutable(v) for v in value)
+    return isinstance(value, _ATOMIC)
+
+
+def _apply(f: Callable[..., Any], args: tuple[Any, ...]) -> _Lazy:
+    """The lazy value of `f(*args)`; some of the args are lazy, the rest must be immutable
+    (their value is taken when the lazy value is expanded, at the end of the run)."""
+    z = next(a._z for a in args if isinstance(a, _Lazy))
+    deps: dict[str, None] = {}
+    parts: list[tuple[Callable[[dict[str, Any]], Any] | None, Any]] = []
+    for a in args:
+        if isinstance(a, _Lazy):
+            if a._z is not z:
+                _fallback(z)
+            deps.update(dict.fromkeys(a.deps))
+            parts.append((a.fn, None))
+        elif _immutable(a):
+            parts.append((None, a))
+        else:
+            _fallback(z)
+    if len(parts) == 2:
+        (f0, c0), (f1, c1) = parts
+        if f0 is not None and f1 is None:
+            return _Lazy(z, tuple(deps), lambda env: f(f0(env), c1))
+        if f0 is None and f1 is not None:
+            return _Lazy(z, tuple(deps), lambda env: f(c0, f1(env)))
+
+    def fn(env: dict[str, Any]) -> Any:
+        return f(*[c if g is None else g(env) for g, c in parts])
+
+    return _Lazy(z, tuple(deps), fn)
+
+
+class _Lazy:
+    """A value the function read but has not needed yet: `fn(env)` computes it from the
+    values `env` of its dependencies `deps` (variables the path has not fixed)."""
+
+    __slots__ = ("_z", "deps", "fn")
+    __array_ufunc__ = None  # numpy refuses it (a TypeError), which explores eagerly
+
+    def __init__(
+        self, z: _Exploring, deps: tuple[str, ...], fn: Callable[[dict[str, Any]], Any]
+    ) -> None:
+        self._z, self.deps, self.fn = z, deps, fn
+
+    def _force(self, *args: Any, **kwargs: Any) -> Any:
+        name = self.deps[0]
+        self._z.need = name
+        raise _NeedValue(name)
+
+    __bool__ = __int__ = __float__ = __complex__ = __index__ = __hash__ = _force
+    __len__ = __iter__ = __reversed__ = __contains__ = __getitem__ = __call__ = _force
+    __format__ = __str__ = __repr__ = __bytes__ = __array__ = __getattr__ = _force
+    __setitem__ = __delitem__ = __enter__ = __exit__ = _force
+
+    @property
+    def __class__(self) -> Any:  # isinstance(value, int) needs the value
+        return self._force()
+
+    def __round__(self, ndigits: Any = None) -> _Lazy:
+        return _apply(round, (self,) if ndigits is None else (self, ndigits))
+
+    def __pow__(self, other: Any, mod: Any = None) -> _Lazy:
+        return _apply(pow, (self, other) if mod is None else (self, other, mod))
+
+
+def _lift(f: Callable[..., Any], reflected: bool = False) -> Callable[..., _Lazy]:
+    if reflected:
+        return lambda self, other: _apply(f, (other, self))
+    return lambda self, *other: _apply(f, (self, *other))
+
+
+_BINARY = {
+    "add": operator.add, "sub": operator.sub, "mul": operator.mul, "matmul": operator.matmul,
+    "truediv": operator.truediv, "floordiv": operator.floordiv, "mod": operator.mod,
+    "divmod": divmod, "pow": pow, "lshift": operator.lshift, "rshift": operator.rshift,
+    "and": operator.and_, "or": operator.or_, "xor": operator.xor,
+}
+for _name, _f in _BINARY.items():
+    if _name != "pow":  # __pow__ takes a modulus too
+        setattr(_Lazy, f"__{_name}__", _lift(_f))
+    setattr(_Lazy, f"__r{_name}__", _lift(_f, reflected=True))
+for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
+    setattr(_Lazy, f"__{_name}__", _lift(getattr(operator, _name)))
+for _name, _f in (
+    ("neg", operator.neg), ("pos", operator.pos), ("abs", abs), ("invert", operator.invert),
+    ("floor", math.floor), ("ceil", math.ceil), ("trunc", math.trunc),
+):
+    setattr(_Lazy, f"__{_name}__", _lift(_f))
+
+
+def _same(a: Rules | None, b: Rules) -> bool:
+    return a is b or (a is not None and len(a) == len(b) and (a == b or set(a) == set(b)))
+
+
+def _first(pair: tuple[str, Any]) -> str:
+    return pair[0]
+
+
+def _path(path: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{n}={symbolic.fmt_value(v)}" for n, v in path.items()) + "}"
 
 
 def _numeric_writes(program: symbolic.Program, rules: list[sparse.Rule]) -> dict[str, set[Any]]:

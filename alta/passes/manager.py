@@ -94,7 +94,8 @@ class PassManager:
             )
         stop = ends[-1] + 1 if ends else 0
         return PassManager(
-            self.passes[:stop], verify_each=self.verify_each,
+            self.passes[:stop],
+            verify_each=self.verify_each,
             instrumentations=self.instrumentations,
         )
 

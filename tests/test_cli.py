@@ -1,0 +1,150 @@
+"""The `alta` command line: `alta opt`, `alta passes`, `alta bench`, and its errors."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from alta import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = "tests.cli_program:build"
+HEADERS = ("alta.symbolic @cli_parity", "alta.sparse @cli_parity", "alta.dense @cli_parity")
+
+
+@pytest.fixture(autouse=True)
+def _in_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_opt_prints_every_stage_and_statistics(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "opt", PROGRAM, "--print-ir-after-all", "--pass-statistics")
+    assert code == 0
+    for header in HEADERS:
+        assert header in err
+    assert out.startswith("alta.dense @cli_parity") and "alta.sparse" not in out
+    assert re.search(r"^lower-symbolic-to-sparse: rules \d+$", err, re.MULTILINE)
+    assert re.search(r"^lower-sparse-to-dense: d_model \d+$", err, re.MULTILINE)
+
+
+def test_opt_as_a_subprocess() -> None:
+    script = Path(sys.executable).parent / "alta"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "alta.cli"]
+    proc = subprocess.run(
+        [*command, "opt", PROGRAM, "--print-ir-after-all", "--pass-statistics", "--time-passes"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for header in HEADERS:
+        assert header in proc.stdout + proc.stderr
+    assert "pass execution timing report" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("level", "header"), [("symbolic", HEADERS[0]), ("sparse", HEADERS[1]), ("dense", HEADERS[2])]
+)
+def test_emit_stops_at_a_level(capsys: pytest.CaptureFixture[str], level: str, header: str) -> None:
+    code, out, err = run(capsys, "opt", PROGRAM, "--emit", level)
+    assert code == 0 and err == ""
+    assert out.startswith(header)
+    assert [h for h in HEADERS if h in out] == [header]
+
+
+def test_print_ir_before_and_after_named_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(
+        capsys,
+        "opt",
+        PROGRAM,
+        "--print-ir-before=lower-symbolic-to-sparse",
+        "--print-ir-after=lower-symbolic-to-sparse,lower-sparse-to-dense",
+    )
+    assert code == 0
+    assert err.count("// -----// IR Dump") == 3
+    assert "IR Dump Before lower-symbolic-to-sparse //" in err
+
+
+def test_max_layers_and_library_programs(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "opt", PROGRAM, "--max-layers", "5")
+    assert code == 0 and "max_layers = 5" in out
+    code, out, _ = run(capsys, "opt", "parity_sequential_relative_rules", "--emit", "sparse")
+    assert code == 0 and out.startswith("alta.sparse @")
+
+
+def test_user_pass_loaded_from_a_module(capsys: pytest.CaptureFixture[str]) -> None:
+    pipeline = "lower-symbolic-to-sparse,drop-noop-rules{var=done},lower-sparse-to-dense"
+    code, out, err = run(
+        capsys,
+        "opt",
+        PROGRAM,
+        "--load",
+        "docs.examples.custom_pass",
+        f"--pass-pipeline={pipeline}",
+        "--pass-statistics",
+    )
+    assert code == 0, err
+    assert "drop-noop-rules: unchanged" in err and out.startswith("alta.dense")
+
+
+def test_list_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "opt", "--list-passes")
+    assert code == 0
+    assert "lower-symbolic-to-sparse  [symbolic -> sparse]" in out
+    assert "lower-sparse-to-dense  [sparse -> dense]" in out
+    assert run(capsys, "passes")[1] == out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["opt", "tests.no_such_module:build"], "cannot import module 'tests.no_such_module'"),
+        (["opt", "tests.cli_program:nothing"], "has no attribute 'nothing'"),
+        (["opt", "tests.cli_program:NOT_A_PROGRAM"], "not a Program or a function returning one"),
+        (["opt", "no-such-program"], "neither module:function nor a library program"),
+        (["opt", "tests.cli_program"], "neither module:function nor a library program"),
+        (["opt"], "alta opt needs a PROGRAM"),
+        (
+            ["opt", PROGRAM, "--pass-pipeline=lower-symbolic-to-spars"],
+            "did you mean 'lower-symbolic-to-sparse'?",
+        ),
+        (
+            ["opt", PROGRAM, "--pass-pipeline=lower-sparse-to-dense"],
+            "'lower-sparse-to-dense' expects alta.sparse but receives alta.symbolic",
+        ),
+        (["opt", PROGRAM, "--print-ir-after=dce"], "which the pipeline"),
+        (["opt", PROGRAM, "--load", "no_such_plugin"], "--load no_such_plugin: cannot import"),
+    ],
+)
+def test_errors_exit_1_with_a_message(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 1 and out == ""
+    assert err.startswith("alta: error: ") and message in err
+    assert "Traceback" not in err
+
+
+def test_bench_dispatches_to_the_script(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(cli, "bench_candidates", lambda: [tmp_path / "missing" / "backends.py"])
+    code, _, err = run(capsys, "bench", "--quick")
+    assert code == 1 and "alta bench runs benchmarks/backends.py, which is not there" in err
+    script = tmp_path / "backends.py"
+    script.write_text("import sys\nprint('args', sys.argv[1:])\nsys.exit(3)\n")
+    monkeypatch.setattr(cli, "bench_candidates", lambda: [script])
+    code, out, _ = run(capsys, "bench", "--quick", "-n", "2")
+    assert code == 3 and out == "args ['--quick', '-n', '2']\n"
