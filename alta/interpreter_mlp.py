@@ -146,6 +146,19 @@ class RuleTable:
         assert isinstance(program.mlp, symbolic.RulesMLP)
         self.program = program
         self.rules = program.mlp.rules
+        variables = program.vars
+        self.written = sorted({r.var for r in self.rules})
+        index = {n: i for i, n in enumerate(self.written)}
+        self.var_of_rule = np.asarray([index[r.var] for r in self.rules], dtype=np.int64)
+        # Every rule's new value, encoded, in an array of its variable's dtype (indexed by rule).
+        self.new_raw = {
+            n: np.asarray(
+                [st.encode(variables[n], r.new) if r.var == n else st.none_of(variables[n])
+                 for r in self.rules],
+                dtype=st.dtype_of(variables[n]),
+            )
+            for n in self.written
+        }
         groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
         for i, rule in enumerate(self.rules):
             groups[tuple(sorted({n for n, _ in rule.lhs} | {rule.var}))].append(i)
@@ -199,13 +212,12 @@ class RuleTable:
     def _writes(
         self, pos: np.ndarray, rule_ids: np.ndarray, layer: int, where: np.ndarray
     ) -> Writes:
-        variables = self.program.vars
-        by_var: dict[str, list[int]] = defaultdict(list)
-        for j, r in enumerate(rule_ids.tolist()):
-            by_var[self.rules[r].var].append(j)
         writes: Writes = {}
-        for name, js in by_var.items():
-            p, r = pos[js], rule_ids[js]
+        var_ids = self.var_of_rule[rule_ids]
+        for v in np.unique(var_ids).tolist():
+            name = self.written[v]
+            sel = var_ids == v
+            p, r = pos[sel], rule_ids[sel]
             uniq, counts = np.unique(p, return_counts=True)
             if (counts > 1).any():
                 clash = uniq[counts > 1][0]
@@ -214,8 +226,7 @@ class RuleTable:
                     f"layer {layer}: rules #{a} ({self.rules[a]}) and #{b} ({self.rules[b]}) "
                     f"both fired at {_describe(where[clash])} and both write '{name}'"
                 )
-            new = [st.encode(variables[name], self.rules[x].new) for x in r.tolist()]
-            writes[name] = (p, np.asarray(new, dtype=st.dtype_of(variables[name])))
+            writes[name] = (p, self.new_raw[name][r])
         return writes
 
 

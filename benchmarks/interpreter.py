@@ -99,6 +99,9 @@ COLUMNS = (
     "paper ms/seq",
     "paper L, layers",
     "speedup",
+    "µs/position-layer",
+    "paper µs/position-layer",
+    "speedup per position-layer",
 )
 
 
@@ -156,14 +159,22 @@ def measure(entry: Any, batch: int, repeats: int, seed: int) -> dict[str, Any]:
         "total_sequence_layers": int(layers.sum()),
         "ms_per_sequence_layer": 1000 * seconds / max(int(layers.sum()), 1),
         "median_length": float(np.median(lengths)) if lengths else 0.0,
+        "us_per_position_layer": 1e6 * seconds / max(int(np.dot(lengths, layers)), 1),
     }
-    return {**row, **paper_columns(entry, row["ms_per_seq"])}
+    return {**row, **paper_columns(entry, row["ms_per_seq"], row["us_per_position_layer"])}
 
 
-def paper_columns(entry: Any, ms_per_seq: float) -> dict[str, Any]:
+def paper_columns(entry: Any, ms_per_seq: float, us_per_position_layer: float) -> dict[str, Any]:
+    """The paper's time beside ours: per sequence (inputs differ in length and layers),
+    and per position-layer (its median ms/seq over its median length x layers), which
+    compares like with like."""
     name = paper_name(entry)
     paper_ms = PAPER_INTERP_MS.get(name) if name else None
+    shape = PAPER_SHAPE.get(name) if name else None
+    paper_us = None if paper_ms is None or shape is None else 1e3 * paper_ms / (shape[0] * shape[1])
     return {
+        "paper_us_per_position_layer": paper_us,
+        "speedup_per_position_layer": None if paper_us is None else paper_us / us_per_position_layer,
         "paper_program": name,
         "paper_ms_per_seq": paper_ms,
         "paper_median_length_and_layers": PAPER_SHAPE.get(name) if name else None,
@@ -205,7 +216,7 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in rows:
         if "error" in r:
-            cells = [r["program"], str(r["batch"]), f"error: {r['error']}"] + [""] * 8
+            cells = [r["program"], str(r["batch"]), f"error: {r['error']}"] + [""] * 11
         else:
             speedup = None if r["speedup"] is None else f"{r['speedup']:.1f}×"
             cells = [
@@ -220,6 +231,10 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
                 _fmt(r["paper_ms_per_seq"]),
                 _shape(r["paper_median_length_and_layers"]),
                 _fmt(speedup),
+                _fmt(r["us_per_position_layer"]),
+                _fmt(r["paper_us_per_position_layer"]),
+                _fmt(None if r["speedup_per_position_layer"] is None
+                     else f"{r['speedup_per_position_layer']:.1f}×"),
             ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

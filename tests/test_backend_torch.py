@@ -25,7 +25,7 @@ from alta.ir import symbolic  # noqa: E402
 pytestmark = pytest.mark.backend("torch")
 
 N_INPUTS = 50  # random inputs per program, plus the program's edge inputs
-RUN_INPUTS = 8  # inputs for the numpy comparisons (numpy is the slow side)
+RUN_INPUTS = 6  # inputs for the numpy comparisons (numpy is the slow side)
 RESIDUAL_INPUTS = 3
 ATOL = 1e-5
 

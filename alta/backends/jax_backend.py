@@ -106,7 +106,11 @@ def precision(x64: bool) -> Iterator[None]:
     if not x64:
         yield
         return
-    with jax.enable_x64(True):
+    # `jax.enable_x64` is the context manager of recent JAX; before it, jax.experimental's
+    enable = getattr(jax, "enable_x64", None)
+    if enable is None:
+        from jax.experimental import enable_x64 as enable
+    with enable(True):
         yield
 
 
