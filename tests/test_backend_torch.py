@@ -20,6 +20,7 @@ from alta import programs  # noqa: E402
 from alta.backends import numpy_backend, torch_backend  # noqa: E402
 from alta.compiled import CompiledModel  # noqa: E402
 from alta.errors import BackendError  # noqa: E402
+from alta.interpreter import UNBOUNDED_LAYER_CAP  # noqa: E402
 from alta.ir import symbolic  # noqa: E402
 
 pytestmark = pytest.mark.backend("torch")
@@ -53,9 +54,19 @@ def compiled(name: str, dtype: str = "float32") -> CompiledModel:
     return alta.compile(program(name), backend="torch", max_layers=case.max_layers, dtype=dtype)
 
 
+def compiled_with(name: str = SMALL, **options: Any) -> CompiledModel:
+    return alta.compile(program(name), backend="torch", **options)
+
+
 def inputs(name: str, n: int = N_INPUTS, seed: int = 0) -> list[list[int]]:
     case = programs.get(name)
     return case.generate(np.random.default_rng(seed), n) + case.edge_cases()
+
+
+def torch_module(model: CompiledModel) -> torch_backend.AltaTransformer:
+    executor = model.executor
+    assert isinstance(executor, torch_backend.TorchExecutor)
+    return executor.model
 
 
 def numpy_twin(model: CompiledModel, dtype: str = "float32") -> numpy_backend.NumpyExecutor:
@@ -71,7 +82,7 @@ def assert_matches_numpy(name: str, dtype: str, atol: float) -> None:
     batch = inputs(name, RUN_INPUTS, seed=1)
     tokens, lengths = model.pad(batch)
     reference = numpy_twin(model, dtype)
-    max_layers = model._layers(None)
+    max_layers = model.max_layers if model.max_layers is not None else UNBOUNDED_LAYER_CAP
     x, layers = model.executor.run(tokens, lengths, max_layers)
     x_ref, layers_ref = reference.run(tokens, lengths, max_layers)
     np.testing.assert_array_equal(layers, layers_ref)
@@ -109,7 +120,7 @@ def test_matches_numpy(name: str) -> None:
 @pytest.mark.parametrize("name", [SMALL, "sort_unique"])
 def test_float64(name: str) -> None:
     model = compiled(name, "float64")
-    assert model.executor.model.weight(model.ir.embed.tokens).dtype == torch.float64
+    assert torch_module(model).weight(model.ir.embed.tokens).dtype == torch.float64
     batch = inputs(name, 20)
     case = programs.get(name)
     assert model(batch) == alta.interpret(program(name), batch, max_layers=case.max_layers)
@@ -134,7 +145,7 @@ def test_unknown_dtype() -> None:
 
 def test_buffers_are_the_ir3_weights() -> None:
     model = compiled(SMALL)
-    module = model.executor.model
+    module = torch_module(model)
     assert isinstance(module, torch.nn.Module)
     assert sorted(module.weight_names) == sorted(model.ir.weights)
     assert len(set(module.weight_names.values())) == len(module.weight_names)  # 1:1
@@ -155,6 +166,20 @@ def test_padding_does_not_reach_real_positions() -> None:
     np.testing.assert_allclose(padded, alone, rtol=0, atol=ATOL)
 
 
+@pytest.mark.parametrize("name", [SMALL, "addition_rules"])
+def test_banded_heads_equal_dense_heads(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Relative heads gather their few keys; masked full attention gives the same."""
+    banded = compiled(name)
+    assert any(g.offsets is not None for g in torch_module(banded).groups)
+    monkeypatch.setattr(torch_backend, "MAX_BANDED_OFFSETS", -1)
+    dense = alta.compile(program(name), backend="torch")
+    assert all(g.offsets is None for g in torch_module(dense).groups)
+    batch = inputs(name, 4, seed=4)
+    np.testing.assert_allclose(
+        banded.residuals(batch, 8), dense.residuals(batch, 8), rtol=0, atol=ATOL
+    )
+
+
 def test_empty_sequences() -> None:
     name = "parity_sequential_absolute"
     batch: list[list[int]] = [[], [], [1, 0, 1]]
@@ -167,16 +192,12 @@ def test_torch_module_call() -> None:
     model = compiled(SMALL)
     tokens, lengths = model.pad([[2, 1, 1], [2, 0]])
     with torch.inference_mode():
-        x, layers = model.executor.model(torch.as_tensor(tokens), torch.as_tensor(lengths), 10)
+        x, layers = torch_module(model)(torch.as_tensor(tokens), torch.as_tensor(lengths), 10)
     assert x.shape == (2, 3, model.ir.d_model)
     assert layers.tolist() == [2, 1]
 
 
 # --------------------------------------------------------------------------- options
-
-
-def compiled_with(name: str = SMALL, **options: Any) -> CompiledModel:
-    return alta.compile(program(name), backend="torch", **options)
 
 
 def test_unknown_option() -> None:
@@ -228,7 +249,7 @@ def test_compiled_layer_body(dynamo: None) -> None:
 def test_layer_body_is_one_graph(dynamo: None) -> None:
     """`advance` traces without graph breaks, so one compiled graph runs every layer."""
     model = compiled("addition_rules")
-    module = model.executor.model
+    module = torch_module(model)
     tokens, lengths = model.pad(inputs("addition_rules", 3))
     with torch.inference_mode():
         x, valid, biases, packed = module.start(torch.as_tensor(tokens), torch.as_tensor(lengths))

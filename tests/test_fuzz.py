@@ -26,7 +26,7 @@ from alta import errors
 from alta.ir import symbolic
 
 #: At least this many examples per run, whatever the profile says (fuzz asks for more).
-MIN_EXAMPLES = 300
+MIN_EXAMPLES = 500
 #: The default lowering with every IR2 optimisation pass in between.
 OPTIMISED = (
     "lower-symbolic-to-sparse,canonicalize,minimize-rules,dce,prune-dims,lower-sparse-to-dense"

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import strategies
+from test_fuzz import OPTIMISED
 
 import alta
+from alta import errors
 from alta import lang as pb
 from alta.ir import symbolic
 
 
-def _check(program: symbolic.Program, inputs: list[list[int]], max_layers: int) -> None:
+def _check(
+    program: symbolic.Program, inputs: list[list[int]], max_layers: int, pipeline: str = "default"
+) -> None:
     kept, skipped = strategies.expected(program, inputs, max_layers)
     assert not skipped, "a regression input must be defined behaviour"
-    model = alta.compile(program, backend="numpy", max_layers=max_layers)
+    model = alta.compile(program, backend="numpy", pipeline=pipeline, max_layers=max_layers)
     strategies.assert_agrees(program, model, kept, max_layers)
 
 
@@ -61,3 +66,51 @@ def test_nullable_numerical_with_zero_on_a_bucket_edge() -> None:
         variables, heads, mlp.rules, output_name="c0", input_range=2
     )
     _check(program, [[0], [1, 0, 1, 1], [0, 1, 1, 0]], max_layers=2)
+
+
+def test_minimize_rules_with_a_set_valued_write() -> None:
+    """minimize-rules grouped rules by a key holding `sorted(frozenset)`, a list, so a rule
+    writing a set variable crashed the pass ("unhashable type: 'list'").
+    Fixed in minimize_rules._key (a tuple)."""
+    sets = (frozenset(), frozenset({0}))
+    variables = {
+        "c0": pb.input_var(2),
+        "s0": pb.set_var(range=2, values=sets, input_init_fn=lambda t: sets[t]),
+    }
+    heads = {"h0": pb.qkv("s0", "c0", "c0", relative_position_mask={-1})}
+    mlp = pb.MLPBuilder(variables, heads)
+    mlp.set("s0", frozenset({0}))
+    program = pb.program_spec_from_rules(
+        variables, heads, mlp.rules, output_name="s0", input_range=2
+    )
+    _check(program, [[0, 1, 0], [1, 1]], max_layers=2, pipeline=OPTIMISED)
+
+
+def test_interpret_empty_input() -> None:
+    """The interpreter crashed on a batch whose sequences are all empty (a categorical
+    head took argmax over zero positions); the compiled model returns []."""
+    variables = {"c0": pb.var(2)}
+    heads = {"h0": pb.v_relative("c0", -1)}
+    program = pb.program_spec_from_rules(variables, heads, [], output_name="c0", input_range=1)
+    assert alta.compile(program, max_layers=1)([]) == []
+    assert alta.interpret(program, [], max_layers=1) == []
+
+
+@pytest.mark.xfail(strict=True, reason="interpreter accepts what the compiler refuses")
+def test_function_writing_none_to_a_numerical_variable() -> None:
+    """An MLP function may write None to a numerical variable in the interpreter, but the
+    compiler refuses the program (only categorical variables can be set to None, as the
+    IR1 verifier says for rules). The two must agree on whether the program is valid."""
+
+    def ffn(z: Any) -> None:
+        z["n0"] = None
+
+    variables = {"c0": pb.var(2), "n0": pb.numeric_var(default=-3.5)}
+    program = pb.program_spec(variables, {}, ffn, output_name="n0", input_range=1)
+    try:
+        model = alta.compile(program, max_layers=1)
+    except errors.AltaError:
+        with pytest.raises(errors.ProgramError):
+            alta.interpret(program, [0], max_layers=1)
+    else:
+        assert model([0]) == alta.interpret(program, [0], max_layers=1)

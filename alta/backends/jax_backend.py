@@ -24,6 +24,7 @@ float64 params are truncated to float32.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -107,9 +108,9 @@ def precision(x64: bool) -> Iterator[None]:
         yield
         return
     # `jax.enable_x64` is the context manager of recent JAX; before it, jax.experimental's
-    enable = getattr(jax, "enable_x64", None)
+    enable: Any = getattr(jax, "enable_x64", None)
     if enable is None:
-        from jax.experimental import enable_x64 as enable
+        enable = importlib.import_module("jax.experimental").enable_x64
     with enable(True):
         yield
 

@@ -59,29 +59,61 @@ def can_fire_together(a: sparse.Rule, b: sparse.Rule, reach: Reachable) -> bool:
 
 
 def conflicts(module: sparse.Module, reach: Reachable | None = None) -> Iterator[tuple[int, int]]:
-    """Pairs of rule indices that write one variable and can fire together."""
+    """Pairs of rule indices (sorted) that write one variable and can fire together.
+
+    Rules writing one variable are split by the values of a variable most of them test (a
+    rule without an atom on it goes to every part) until parts are small; only rules in
+    one part can fire together. Rules pinned to distinct values of some variable, as
+    those of one Python function are, are thus never compared pairwise.
+    """
     reach = reach if reach is not None else reachable_values(module)
+    rules = module.rules
     by_var: dict[str, list[int]] = defaultdict(list)
-    for i, rule in enumerate(module.rules):
-        by_var[rule.var].append(i)
-    for var, members in by_var.items():
-        # Rules pinned to one old value of `var` only meet rules pinned to the same one.
-        pinned: dict[sparse.Value, list[int]] = defaultdict(list)
+    for i, rule in enumerate(rules):
+        if can_fire(rule, reach):
+            by_var[rule.var].append(i)
+    found: set[tuple[int, int]] = set()
+    for members in by_var.values():
+        _split(rules, members, reach, frozenset(), found)
+    yield from sorted(found)
+
+
+_LEAF = 8
+
+
+def _split(
+    rules: tuple[sparse.Rule, ...],
+    members: list[int],
+    reach: Reachable,
+    used: frozenset[str],
+    found: set[tuple[int, int]],
+) -> None:
+    while len(members) > _LEAF:
+        counts: dict[str, int] = defaultdict(int)
+        for i in members:
+            for atom in rules[i].atoms:
+                if atom.var not in used:
+                    counts[atom.var] += 1
+        if not counts:
+            break
+        var = max(counts, key=lambda v: (counts[v], v))
+        used = used | {var}
+        parts: dict[sparse.Value, list[int]] = defaultdict(list)
         free: list[int] = []
         for i in members:
-            atom = module.rules[i].atom(var)
-            if atom is not None and len(atom.values) == 1:
-                pinned[next(iter(atom.values))].append(i)
-            else:
+            atom = rules[i].atom(var)
+            if atom is None:
                 free.append(i)
-        groups = [[*g, *free] for g in pinned.values()] or [free]
-        seen: set[tuple[int, int]] = set()
+            else:
+                for value in atom.values & reach[var]:
+                    parts[value].append(i)
+        groups = [sorted({*part, *free}) for part in parts.values()] or [free]
+        if all(len(group) == len(members) for group in groups):
+            continue  # `var` separates nothing here: try the next one
         for group in groups:
-            group.sort()
-            for x, i in enumerate(group):
-                for j in group[x + 1 :]:
-                    if (i, j) in seen:
-                        continue
-                    seen.add((i, j))
-                    if can_fire_together(module.rules[i], module.rules[j], reach):
-                        yield i, j
+            _split(rules, group, reach, used, found)
+        return
+    for x, i in enumerate(members):
+        for j in members[x + 1 :]:
+            if (i, j) not in found and can_fire_together(rules[i], rules[j], reach):
+                found.add((i, j))

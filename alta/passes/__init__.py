@@ -44,7 +44,10 @@ __all__ = [
 ]
 
 #: The pipeline `alta.compile` and `alta opt` run unless told otherwise.
-DEFAULT_PIPELINE = "lower-symbolic-to-sparse,lower-sparse-to-dense"
+DEFAULT_PIPELINE = (
+    "lower-symbolic-to-sparse,canonicalize,minimize-rules,prune-dims,minimize-rules,dce,"
+    "canonicalize,lower-sparse-to-dense,prune-dims"
+)
 
 
 def run_pipeline(

@@ -29,6 +29,7 @@ from __future__ import annotations
 import itertools
 import math
 import operator
+import types
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -36,7 +37,6 @@ import attrs
 import numpy as np
 
 from alta.errors import CompileError, ProgramError, UndefinedReadError
-from alta.interpreter_mlp import _Z
 from alta.ir import domains as domain_inference
 from alta.ir import sparse, symbolic
 from alta.passes import base
@@ -130,12 +130,46 @@ def _rules(
 ) -> list[sparse.Rule]:
     if isinstance(program.mlp, symbolic.RulesMLP):
         return [_from_rule(r) for r in program.mlp.rules]
-    if lazy:
+    if lazy and _may_defer(program.mlp.fn):
         try:
             return _Explorer(program, domains, lazy=True).rules()
         except _Fallback:
             pass
     return _Explorer(program, domains, lazy=False).rules()
+
+
+#: Builtins that see a lazy value itself, not its value: a function that may call them
+#: (or whose helpers may) is explored eagerly.
+_OPAQUE = frozenset({"type", "id", "hasattr"})
+
+
+def _may_defer(fn: Any) -> bool:
+    """No code that `fn` may reach through its globals names an opaque builtin."""
+    stack, seen = [fn], set()
+    while stack:
+        f = stack.pop()
+        code = getattr(f, "__code__", None)
+        if code is None or code in seen:
+            continue
+        seen.add(code)
+        names: set[str] = set()
+        codes = [code]
+        while codes:
+            c = codes.pop()
+            names.update(c.co_names)
+            codes.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+        env = {**getattr(f, "__globals__", {}), **dict(
+            zip(code.co_freevars, (c.cell_contents for c in f.__closure__ or ()), strict=False)
+        )}
+        if any(name in _OPAQUE and name not in env for name in names):
+            return False
+        for name in names:
+            obj = env.get(name)
+            if isinstance(obj, types.ModuleType):
+                stack.extend(getattr(obj, n, None) for n in names)
+            elif callable(obj):
+                stack.append(obj)
+    return True
 
 
 def _from_rule(rule: symbolic.Rule) -> sparse.Rule:
@@ -305,12 +339,12 @@ class _Explorer:
         return new
 
 
-class _Exploring(_Z):
-    """`z` on a partial assignment: reading an unfixed variable is lazy or asks for a branch."""
+class _Exploring:
+    """`z` on a partial assignment (the interpreter's `_Z` checks, writes buffered): reading
+    a variable the path has not fixed gives a lazy value or asks for a branch."""
 
     def __init__(self, explorer: _Explorer, values: dict[str, Any]) -> None:
-        super().__init__(explorer.program, values)
-        self._explorer = explorer
+        self._explorer, self._values = explorer, values
         self.writes: dict[str, Any] = {}
         self.need: str | None = None
         self.fallback = False
@@ -400,10 +434,11 @@ class _Lazy:
         self._z.need = name
         raise _NeedValue(name)
 
+    # What an int, a float or a frozenset can do that needs the value itself. Anything else
+    # raises (a TypeError or an AttributeError), and the function is explored eagerly.
     __bool__ = __int__ = __float__ = __complex__ = __index__ = __hash__ = _force
-    __len__ = __iter__ = __reversed__ = __contains__ = __getitem__ = __call__ = _force
-    __format__ = __str__ = __repr__ = __bytes__ = __array__ = __getattr__ = _force
-    __setitem__ = __delitem__ = __enter__ = __exit__ = _force
+    __len__ = __iter__ = __contains__ = __format__ = __str__ = __repr__ = _force
+    __array__ = __getattr__ = _force
 
     @property
     def __class__(self) -> Any:  # isinstance(value, int) needs the value

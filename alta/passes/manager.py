@@ -81,13 +81,16 @@ class PassManager:
 
     @property
     def output_level(self) -> str | None:
-        return self.passes[-1].output_level if self.passes else None
+        if not self.passes:
+            return None
+        return pipeline.levels_along(self.passes, self.passes[0].input_level)[-1]
 
     def up_to(self, level: str, start_level: str) -> PassManager:
         """The prefix that ends with the last pass returning `level` (for `--emit`)."""
         if level not in base.LEVELS:
             raise PipelineError(f"unknown IR level '{level}'; choose {', '.join(base.LEVELS)}")
-        ends = [i for i, p in enumerate(self.passes) if p.output_level == level]
+        along = pipeline.levels_along(self.passes, start_level)
+        ends = [i for i, after in enumerate(along) if after == level]
         if not ends and level != start_level:
             raise PipelineError(
                 f"pipeline '{self}' never produces alta.{level} (input is alta.{start_level})"
@@ -126,7 +129,7 @@ class PassManager:
         result = None
         try:
             result = p.run(module)
-            self._check_result(p, result)
+            self._check_result(p, module, result)
             # Instruments see the result before it is verified, so a dump shows bad IR too.
             for inst in self.instrumentations:
                 inst.after_pass(p, module, result)
@@ -139,11 +142,13 @@ class PassManager:
         return result
 
     @staticmethod
-    def _check_result(p: base.Pass, result: Any) -> None:
+    def _check_result(p: base.Pass, module: Any, result: Any) -> None:
         if result is None:
             raise VerifyError(
                 "run() returned None; return the module (the same object when nothing changed)"
             )
         level = base.level_of(result)
-        if level != p.output_level:
-            raise VerifyError(f"returned alta.{level} but declares alta.{p.output_level}")
+        polymorphic = len(getattr(type(p), "levels", ())) > 1
+        expected = base.level_of(module) if polymorphic else p.output_level
+        if level != expected:
+            raise VerifyError(f"returned alta.{level} but declares alta.{expected}")

@@ -141,4 +141,4 @@ def _drop_full_atoms(rules: tuple[sparse.Rule, ...], reach: analysis.Reachable) 
 
 
 def _key(value: Any) -> Any:
-    return (type(value).__name__, sorted(value) if isinstance(value, frozenset) else value)
+    return (type(value).__name__, tuple(sorted(value)) if isinstance(value, frozenset) else value)

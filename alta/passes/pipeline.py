@@ -235,17 +235,30 @@ def _type_name(alt: Any) -> str:
 
 def check_levels(passes: Sequence[base.Pass], start_level: str | None, text: str = "") -> None:
     """Each pass must take the level the previous one returns (and the first, the input's)."""
+    levels_along(passes, start_level, text)
+
+
+def levels_along(
+    passes: Sequence[base.Pass], start_level: str | None, text: str = ""
+) -> list[str | None]:
+    """The IR level after each pass. A pass with `levels` (e.g. prune-dims, which works on
+    IR2 and IR3) takes any of them and returns the level it was given."""
     level, previous = start_level, "the pipeline's input"
+    after: list[str | None] = []
     for p in passes:
         if p.input_level not in base.LEVELS or p.output_level not in base.LEVELS:
             raise PipelineError(
                 f"pass '{p.name}' ({type(p).__name__}) declares no IR level; set `level` or "
                 "`input_level`/`output_level`"
             )
-        if level is not None and p.input_level != level:
+        accepts = tuple(getattr(type(p), "levels", ())) or (p.input_level,)
+        if level is not None and level not in accepts:
             where = f" in pipeline '{text}'" if text else ""
             raise PipelineError(
-                f"'{p.name}' expects alta.{p.input_level} but receives alta.{level} "
-                f"({previous}){where}"
+                f"'{p.name}' expects alta.{' or alta.'.join(accepts)} but receives "
+                f"alta.{level} ({previous}){where}"
             )
-        level, previous = p.output_level, f"after '{p.name}'"
+        polymorphic = len(accepts) > 1 and level is not None
+        level, previous = (level if polymorphic else p.output_level), f"after '{p.name}'"
+        after.append(level)
+    return after
