@@ -242,7 +242,7 @@ class _Gen:
             query = key if not others or d(st.booleans()) else d(st.sampled_from(others))
         else:
             key = d(st.sampled_from([v for v in cats if v.range == query.range]))
-        if value.kind == "cat" and d(_chance(3, 4)):
+        if value.kind == "cat" and d(_chance(1, 2)):
             mask = frozenset(d(st.sampled_from([m for m in MASKS if len(m) == 1])))
         else:
             mask = frozenset(d(st.sampled_from(MASKS)))
@@ -345,7 +345,7 @@ class _FunctionWriter:
 
     def _readable(self, avail: frozenset[str]) -> list[_Var]:
         heads = [h for h in self.gen.heads if h.name in avail]
-        if self.draw(_chance(1, 10)):  # now and then an unguarded read (may be None)
+        if self.draw(_chance(1, 4)):  # now and then an unguarded read (may be None)
             heads = self.gen.heads
         return self.plain + heads
 

@@ -201,7 +201,7 @@ def test_lazy_reads_fall_back_or_agree(body: str) -> None:
 
 @pytest.mark.parametrize("name", FUNCTION_PROGRAMS)
 def test_lazy_equals_eager_on_the_library(name: str) -> None:
-    _check_equivalent(programs.get(name).build(), limit=3000)
+    _check_equivalent(programs.get(name).build(), limit=1500)
 
 
 # --------------------------------------------------------------------------- random functions
@@ -230,7 +230,7 @@ def _expr(draw: Any, depth: int = 2) -> str:
 def _block(draw: Any, indent: str, depth: int = 2) -> list[str]:
     lines: list[str] = []
     for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.integers(0, 9 if depth else 4))
+        kind = draw(st.integers(0, 11 if depth else 4))
         if kind <= 2:
             name = draw(st.sampled_from(list(_INT_VARS)))
             lines.append(f"{indent}z[{name!r}] = {draw(_expr())} % {_INT_VARS[name]}")
@@ -241,9 +241,9 @@ def _block(draw: Any, indent: str, depth: int = 2) -> list[str]:
         elif kind == 5:
             member = draw(st.integers(0, 2))
             lines.append(f"{indent}z['s0'] = z['s0'] ^ frozenset({{{member}}})")
-        elif kind == 6:
+        elif kind == 6 and depth < 2:
             lines.append(f"{indent}raise ValueError('unreachable')")
-        elif kind <= 8:
+        elif kind <= 9:
             lines.append(f"{indent}if {draw(_expr())} {draw(st.sampled_from(['<', '==', '!=']))} "
                          f"{draw(_expr(1))}:")
             lines += draw(_block(indent + "    ", depth - 1))
@@ -259,7 +259,7 @@ def _block(draw: Any, indent: str, depth: int = 2) -> list[str]:
 
 @st.composite
 def _functions(draw: Any) -> str:
-    return "\n".join(["def fn(z):", f"    t = {draw(_expr())}", *draw(_block("    "))])
+    return "\n".join(["def fn(z):", "    t = 1", f"    t = {draw(_expr())}", *draw(_block("    "))])
 
 
 @settings(max_examples=150, deadline=None)
@@ -331,7 +331,7 @@ def _rule_modules(draw: Any) -> sparse.Module:
     return sparse.Module("m", variables, (), tuple(rules), "a", 3, None, None)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(_rule_modules())
 def test_conflicts_equal_the_pairwise_check(module: sparse.Module) -> None:
     assert list(analysis.conflicts(module)) == _pairwise(module)

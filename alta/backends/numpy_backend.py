@@ -36,7 +36,10 @@ class NumpyExecutor:
         w = self.weights
         x = w[self.module.embed.tokens][tokens]
         if self.module.embed.positions is not None:
-            x = x + w[self.module.embed.positions][None, : tokens.shape[1]]
+            table = w[self.module.embed.positions][: tokens.shape[1]]
+            # Positions past position_range can only be padding: give them zeros.
+            pad = np.zeros((tokens.shape[1] - len(table), table.shape[1]), dtype=table.dtype)
+            x = x + np.concatenate([table, pad])[None]
         return x
 
     def layer(self, x: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -9,10 +9,12 @@ docstring of `alta.ir.dense` states, with the semantics of the numpy reference e
 - Halting is per sequence, as in numpy: a layer runs on the sequences still active and a
   halted sequence is frozen (`torch.where` in `advance`); no row of a layer reads another
   row, so running a sub-batch or a masked full batch gives the same numbers. `forward`
-  runs the masked full batch and shrinks it (gathers the active rows) when at most half
-  of it is still active, to sizes B, B/2, B/4, ... only, topped up with frozen rows: a
-  ragged batch then costs at most twice the active work, yet a compiled layer body sees
-  at most log2(B) + 1 batch sizes (one CUDA graph each). `residuals` never shrinks.
+  runs the masked batch and shrinks it (gathers the active rows) as sequences halt.
+  Eager, it shrinks to exactly the active rows once a quarter has halted (like numpy,
+  ~20% faster than halving on ragged batches). Compiled, it only halves, to sizes B,
+  B/2, B/4, ... topped up with frozen rows, while at most half is active: at most twice
+  the active work, but at most log2(B) + 1 shapes for the compiled layer body (one CUDA
+  graph each). `residuals` never shrinks.
 - Keys at padded positions are masked (and so are keys outside a head's offsets); the
   softmax runs over the keys and the head's null slot (logit `null_logit`, value 0), so an
   all-masked row (an empty sequence) attends only to the null slot. The masks are built
@@ -129,7 +131,7 @@ class AltaTransformer(nn.Module):
             self.register_buffer(key, torch.from_numpy(np.array(module.weights[name])))
         self.groups = _group_heads(module)
         self.advance_fn = self.advance
-        self.cuda_graphs = False
+        self.compiled = self.cuda_graphs = False
 
     def compile_layer(self, backend: str = "inductor", cuda_graphs: bool = False) -> None:
         """Compile the layer body (`advance`); the halting loop stays in Python."""
@@ -137,7 +139,7 @@ class AltaTransformer(nn.Module):
             self.advance_fn = torch.compile(self.advance, mode="reduce-overhead", dynamic=False)
         else:
             self.advance_fn = torch.compile(self.advance, backend=backend)
-        self.cuda_graphs = cuda_graphs
+        self.compiled, self.cuda_graphs = True, cuda_graphs
 
     def weight(self, name: str) -> torch.Tensor:
         """The buffer holding IR3 weight `name`."""
@@ -288,7 +290,7 @@ class AltaTransformer(nn.Module):
             count = int(active.sum())
             if count == 0:
                 break
-            size = _shrunk_size(len(active), count)
+            size = _shrunk_size(len(active), count, exact=not self.compiled)
             if size < len(active):
                 if rows is None:
                     rows = torch.arange(len(active), device=x.device)
@@ -317,8 +319,11 @@ class AltaTransformer(nn.Module):
         return torch.stack(out)
 
 
-def _shrunk_size(size: int, active: int) -> int:
-    """Halve the working batch while at most half of it is active."""
+def _shrunk_size(size: int, active: int, exact: bool) -> int:
+    """The working batch size: in eager mode (`exact`) the active count once at most 3/4
+    of the batch is active; compiled, halve it while at most half is active."""
+    if exact:
+        return active if 4 * active <= 3 * size else size
     while size > 1 and active <= size // 2:
         size //= 2
     return size

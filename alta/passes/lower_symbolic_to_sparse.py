@@ -1,45 +1,37 @@
 """`lower-symbolic-to-sparse`: IR1 -> IR2. Domains made explicit, the MLP turned into rules.
 
-A Python MLP function becomes rules by *path exploration*: it runs on a partial
-assignment, and only when it needs the value of a variable that has none yet do we branch
-over that variable's values (never None: reading None raises in the interpreter).
+A Python MLP function becomes rules by *path exploration*: it runs on a partial assignment,
+and only when it needs the value of a variable the path has not fixed do we branch over
+that variable's values (never None: reading None raises in the interpreter).
 
-Reads are lazy (the pass option `lazy`, on by default): `z[name]` of a variable the path
-has not fixed returns a `_Lazy` value that records the variables it depends on;
-arithmetic and comparisons on it build more lazy values, and only what needs a real value
-(`bool`, `int`, hashing, indexing, formatting, attribute access, ...) forces it, which
-branches on its first unfixed dependency. A lazy value that is written is expanded over
-its own dependencies only, one rule per combination. So `z["carry"] = z["carry"] + a + b`
-adds one atom on `carry` to the rules of that write instead of a factor 2 on every path.
-What lazy values cannot defer (a mutable operand, a TypeError or AttributeError on some
-path) makes the whole function explore eagerly, every read branching at once.
+Reads are lazy (pass option `lazy`, on by default): `z[name]` then gives a `Lazy` value
+that records its dependencies; arithmetic and comparisons build more lazy values, and only
+what needs the value (`bool`, `int`, hashing, formatting, attributes...) forces it: a branch
+on its first dependency. A written lazy value is expanded over its own dependencies, so
+`z["carry"] = z["carry"] + a + b` adds an atom on `carry` to that write, not a factor 2
+to every path. What lazy values cannot defer (a mutable operand, `type()`, a TypeError or
+AttributeError) makes the whole function explore eagerly, every read branching at once.
 
-The paths form a tree. When a written variable gets the same rules under every value of
-a branch, its rules do not depend on that branch and are hoisted above it (no atom for
-it); otherwise each rule gets the branch's atom. A rule's atoms are thus the variables its
-write depends on along its path: parity's step gives 3 rules, not the 15,000 of the full
-product. Rules that write one variable stay pairwise disjoint (two differ in the atom of
-the branch where their paths part). Hoisting drops atoms on variables that the function
-reads; a state where such a variable is None makes the interpreter raise, so, like the
-states `dont_care_none` names, it may fire the rule or not.
+The paths form a tree. A variable that gets the same rules under every value of a branch
+does not depend on it: its rules are hoisted above the branch (no atom for it), else each
+gets the branch's atom. So parity's step gives 3 rules, not the 15,000 of the full product,
+and rules writing one variable stay pairwise disjoint. A hoisted-over variable was read,
+so where it is None the interpreter raises: like `dont_care_none` states, a don't-care.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 import operator
-import types
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import attrs
-import numpy as np
 
 from alta.errors import CompileError, ProgramError, UndefinedReadError
 from alta.ir import domains as domain_inference
 from alta.ir import sparse, symbolic
 from alta.passes import base
+from alta.passes.lazy_values import Fallback, Lazy, NeedValue, fallback, may_defer
 
 #: A function that needs more runs than this is refused (it would not fit a model anyway).
 MAX_PATHS = 2_000_000
@@ -106,9 +98,8 @@ def _variable(
 ) -> sparse.Variable:
     init = _init(program, name, var)
     nullable = name in program.head_outputs or None in init.table or none_written
-    kind = var.kind
     size = var.range if isinstance(var, symbolic.CategoricalVar | symbolic.SetVar) else 0
-    return sparse.Variable(name, kind, domain, init, nullable, size)
+    return sparse.Variable(name, var.kind, domain, init, nullable, size)
 
 
 def _init(program: symbolic.Program, name: str, var: symbolic.Var) -> sparse.Init:
@@ -130,46 +121,12 @@ def _rules(
 ) -> list[sparse.Rule]:
     if isinstance(program.mlp, symbolic.RulesMLP):
         return [_from_rule(r) for r in program.mlp.rules]
-    if lazy and _may_defer(program.mlp.fn):
+    if lazy and may_defer(program.mlp.fn):
         try:
             return _Explorer(program, domains, lazy=True).rules()
-        except _Fallback:
+        except Fallback:
             pass
     return _Explorer(program, domains, lazy=False).rules()
-
-
-#: Builtins that see a lazy value itself, not its value: a function that may call them
-#: (or whose helpers may) is explored eagerly.
-_OPAQUE = frozenset({"type", "id", "hasattr"})
-
-
-def _may_defer(fn: Any) -> bool:
-    """No code that `fn` may reach through its globals names an opaque builtin."""
-    stack, seen = [fn], set()
-    while stack:
-        f = stack.pop()
-        code = getattr(f, "__code__", None)
-        if code is None or code in seen:
-            continue
-        seen.add(code)
-        names: set[str] = set()
-        codes = [code]
-        while codes:
-            c = codes.pop()
-            names.update(c.co_names)
-            codes.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
-        env = {**getattr(f, "__globals__", {}), **dict(
-            zip(code.co_freevars, (c.cell_contents for c in f.__closure__ or ()), strict=False)
-        )}
-        if any(name in _OPAQUE and name not in env for name in names):
-            return False
-        for name in names:
-            obj = env.get(name)
-            if isinstance(obj, types.ModuleType):
-                stack.extend(getattr(obj, n, None) for n in names)
-            elif callable(obj):
-                stack.append(obj)
-    return True
 
 
 def _from_rule(rule: symbolic.Rule) -> sparse.Rule:
@@ -180,16 +137,6 @@ def _from_rule(rule: symbolic.Rule) -> sparse.Rule:
         rule.var,
         rule.new,
     )
-
-
-class _NeedValue(BaseException):
-    """The function needs a variable the current path has not fixed yet.
-
-    A BaseException, so that a function's own `except Exception` does not swallow it."""
-
-
-class _Fallback(BaseException):
-    """Lazy reads met something they cannot defer: explore the function eagerly."""
 
 
 class _Force(Exception):
@@ -222,21 +169,19 @@ class _Explorer:
             for rel, new in tree[name]:
                 if (name, new) in rel:
                     continue  # writes the value the path read
-                key = tuple(sorted(rel, key=_first))
-                for pair in key:
+                for pair in rel:
                     if pair not in atoms:
                         atoms[pair] = sparse.Atom(pair[0], frozenset({pair[1]}))
-                rule_atoms = tuple(atoms[pair] for pair in key)
+                rule_atoms = tuple(atoms[pair] for pair in sorted(rel, key=_first))
                 out.append(sparse.Rule(rule_atoms, name, new, dont_care_none=True))
         return out
 
     def count(self, n: int = 1) -> None:
         self.runs += n
         if self.runs > MAX_PATHS:
-            raise CompileError(
-                f"program '{self.program.name}': the MLP function needs more than {MAX_PATHS} "
-                "paths; split it into steps that each read fewer variables"
-            )
+            raise CompileError(f"program '{self.program.name}': the MLP function needs more "
+                               f"than {MAX_PATHS} paths; split it into steps that each read "
+                               "fewer variables")
 
     def node(self, path: dict[str, Any]) -> dict[str, Rules]:
         """Run the function on `path`; the rules it writes below this node, by variable."""
@@ -244,9 +189,9 @@ class _Explorer:
         z = _Exploring(self, path)
         try:
             self.fn(z)
-        except _NeedValue:
+        except NeedValue:
             if z.need is None:  # a lazy value of an earlier run: not ours to resolve
-                raise _Fallback from None
+                raise Fallback from None
         except (ProgramError, UndefinedReadError) as exc:
             if z.need is None and not z.fallback:
                 raise CompileError(
@@ -256,14 +201,14 @@ class _Explorer:
         except Exception as exc:  # an unreachable state the function does not handle
             if z.need is None and not z.fallback:
                 if self.lazy and isinstance(exc, TypeError | AttributeError):
-                    raise _Fallback from None  # maybe a lazy value where a real one was due
+                    raise Fallback from None  # maybe a lazy value where a real one was due
                 self.failed += 1
                 self.first_failure = (
                     self.first_failure or f"{type(exc).__name__}: {exc} on {_path(path)}"
                 )
                 return {}
         if z.fallback:
-            raise _Fallback
+            raise Fallback
         if z.need is not None:
             return self.branch(path, z.need)
         try:
@@ -275,10 +220,8 @@ class _Explorer:
 
     def domain(self, name: str) -> tuple[Any, ...]:
         if not self.domains[name]:
-            raise CompileError(
-                f"MLP function reads {self.vars[name].kind} variable '{name}', whose "
-                "values are unknown; give it `values`"
-            )
+            raise CompileError(f"MLP function reads {self.vars[name].kind} variable '{name}', "
+                               "whose values are unknown; give it `values`")
         return self.domains[name]
 
     def branch(self, path: dict[str, Any], name: str) -> dict[str, Rules]:
@@ -302,7 +245,7 @@ class _Explorer:
     def expand(self, path: dict[str, Any], name: str, value: Any) -> Rules:
         """The rules of the write `name := value`: one, or one per combination of the
         values of a lazy value's dependencies."""
-        if not isinstance(value, _Lazy):
+        if not isinstance(value, Lazy):
             return (((), value),)
         deps = value.deps
         combos = list(itertools.product(*(self.domain(d) for d in deps)))
@@ -356,9 +299,9 @@ class _Exploring:
         if name not in self._explorer.vars:
             raise ProgramError(f"MLP function reads unknown variable '{name}'")
         if self._explorer.lazy:
-            return _Lazy(self, (name,), operator.itemgetter(name))
+            return Lazy(self, (name,), operator.itemgetter(name))
         self.need = name
-        raise _NeedValue(name)
+        raise NeedValue(name)
 
     def __setitem__(self, name: str, value: Any) -> None:
         explorer = self._explorer
@@ -366,114 +309,12 @@ class _Exploring:
             raise ProgramError(f"MLP function writes unknown variable '{name}'")
         if name in explorer.heads:
             raise ProgramError(f"MLP function writes head output '{name}', which is read-only")
-        if isinstance(value, _Lazy):
+        if isinstance(value, Lazy):
             if value._z is not self:
-                _fallback(self)
+                fallback(self)
             self.writes[name] = value
         else:
             self.writes[name] = explorer.check(name, value)
-
-
-def _fallback(z: _Exploring) -> None:
-    z.fallback = True
-    raise _Fallback
-
-
-_ATOMIC = (int, float, complex, str, bytes, frozenset, range, type(None), np.generic)
-
-
-def _immutable(value: Any) -> bool:
-    if type(value) is tuple:
-        return all(_immutable(v) for v in value)
-    return isinstance(value, _ATOMIC)
-
-
-def _apply(f: Callable[..., Any], args: tuple[Any, ...]) -> _Lazy:
-    """The lazy value of `f(*args)`; some of the args are lazy, the rest must be immutable
-    (their value is taken when the lazy value is expanded, at the end of the run)."""
-    z = next(a._z for a in args if isinstance(a, _Lazy))
-    deps: dict[str, None] = {}
-    parts: list[tuple[Callable[[dict[str, Any]], Any] | None, Any]] = []
-    for a in args:
-        if isinstance(a, _Lazy):
-            if a._z is not z:
-                _fallback(z)
-            deps.update(dict.fromkeys(a.deps))
-            parts.append((a.fn, None))
-        elif _immutable(a):
-            parts.append((None, a))
-        else:
-            _fallback(z)
-    if len(parts) == 2:
-        (f0, c0), (f1, c1) = parts
-        if f0 is not None and f1 is None:
-            return _Lazy(z, tuple(deps), lambda env: f(f0(env), c1))
-        if f0 is None and f1 is not None:
-            return _Lazy(z, tuple(deps), lambda env: f(c0, f1(env)))
-
-    def fn(env: dict[str, Any]) -> Any:
-        return f(*[c if g is None else g(env) for g, c in parts])
-
-    return _Lazy(z, tuple(deps), fn)
-
-
-class _Lazy:
-    """A value the function read but has not needed yet: `fn(env)` computes it from the
-    values `env` of its dependencies `deps` (variables the path has not fixed)."""
-
-    __slots__ = ("_z", "deps", "fn")
-    __array_ufunc__ = None  # numpy refuses it (a TypeError), which explores eagerly
-
-    def __init__(
-        self, z: _Exploring, deps: tuple[str, ...], fn: Callable[[dict[str, Any]], Any]
-    ) -> None:
-        self._z, self.deps, self.fn = z, deps, fn
-
-    def _force(self, *args: Any, **kwargs: Any) -> Any:
-        name = self.deps[0]
-        self._z.need = name
-        raise _NeedValue(name)
-
-    # What an int, a float or a frozenset can do that needs the value itself. Anything else
-    # raises (a TypeError or an AttributeError), and the function is explored eagerly.
-    __bool__ = __int__ = __float__ = __complex__ = __index__ = __hash__ = _force
-    __len__ = __iter__ = __contains__ = __format__ = __str__ = __repr__ = _force
-    __array__ = __getattr__ = _force
-
-    @property
-    def __class__(self) -> Any:  # isinstance(value, int) needs the value
-        return self._force()
-
-    def __round__(self, ndigits: Any = None) -> _Lazy:
-        return _apply(round, (self,) if ndigits is None else (self, ndigits))
-
-    def __pow__(self, other: Any, mod: Any = None) -> _Lazy:
-        return _apply(pow, (self, other) if mod is None else (self, other, mod))
-
-
-def _lift(f: Callable[..., Any], reflected: bool = False) -> Callable[..., _Lazy]:
-    if reflected:
-        return lambda self, other: _apply(f, (other, self))
-    return lambda self, *other: _apply(f, (self, *other))
-
-
-_BINARY = {
-    "add": operator.add, "sub": operator.sub, "mul": operator.mul, "matmul": operator.matmul,
-    "truediv": operator.truediv, "floordiv": operator.floordiv, "mod": operator.mod,
-    "divmod": divmod, "pow": pow, "lshift": operator.lshift, "rshift": operator.rshift,
-    "and": operator.and_, "or": operator.or_, "xor": operator.xor,
-}
-for _name, _f in _BINARY.items():
-    if _name != "pow":  # __pow__ takes a modulus too
-        setattr(_Lazy, f"__{_name}__", _lift(_f))
-    setattr(_Lazy, f"__r{_name}__", _lift(_f, reflected=True))
-for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
-    setattr(_Lazy, f"__{_name}__", _lift(getattr(operator, _name)))
-for _name, _f in (
-    ("neg", operator.neg), ("pos", operator.pos), ("abs", abs), ("invert", operator.invert),
-    ("floor", math.floor), ("ceil", math.ceil), ("trunc", math.trunc),
-):
-    setattr(_Lazy, f"__{_name}__", _lift(_f))
 
 
 def _same(a: Rules | None, b: Rules) -> bool:
