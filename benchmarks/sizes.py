@@ -45,13 +45,28 @@ PAPER: dict[str, tuple[str, int, int, int | None, int | None]] = {
 SCAN_PAPER = ("scan_sparse (paper only; not in our library)", 70_792, 2_014, 300_054_078, 551_773)
 
 
+def _intermediate_l10() -> Any:
+    from alta.programs import parity_sum
+
+    return parity_sum.build_intermediate(10)
+
+
+#: Programs built at the paper measurement's size, for a like-for-like row.
+EXTRA = {"parity_intermediate (L=10)": (_intermediate_l10, None)}
+PAPER["parity_intermediate (L=10)"] = ("intermediate sum_mod_2, L=10", 5_130, 22, 284_206, 51_340)
+
+
 def measure(name: str) -> dict[str, Any]:
-    case = programs.get(name)
-    program = case.build()
+    if name in EXTRA:
+        build, max_layers = EXTRA[name]
+        program = build()
+    else:
+        case = programs.get(name)
+        program, max_layers = case.build(), case.max_layers
     row: dict[str, Any] = {"program": name}
     for label, pipeline in (("base", BASE_PIPELINE), ("opt", passes.DEFAULT_PIPELINE)):
         start = time.perf_counter()
-        model = alta.compile(program, pipeline=pipeline, max_layers=case.max_layers)
+        model = alta.compile(program, pipeline=pipeline, max_layers=max_layers)
         row[label] = {**model.stats, "compile_s": round(time.perf_counter() - start, 3),
                       "hidden_units": sum(model.stats["mlp_widths"])}
     paper = PAPER.get(name)
@@ -86,7 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--programs", nargs="*", default=None)
     args = parser.parse_args()
-    rows = [measure(n) for n in (args.programs or programs.names())]
+    rows = [measure(n) for n in (args.programs or [*programs.names(), *EXTRA])]
     text = table(rows)
     print(f"default pipeline: {passes.DEFAULT_PIPELINE}\n")
     print(text)
