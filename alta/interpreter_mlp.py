@@ -55,6 +55,11 @@ class _Z:
         if name in self._program.head_outputs:
             raise ProgramError(f"MLP function writes head output '{name}', which is read-only")
         value = symbolic.normalise(var, value)
+        if value is None and not isinstance(var, symbolic.CategoricalVar):
+            raise ProgramError(
+                f"MLP function writes None to {var.kind} variable '{name}'; only categorical "
+                "variables can be set to None"
+            )
         why = symbolic.value_error(var, value)
         if why:
             raise ProgramError(f"MLP function writes '{name}' := {why}")

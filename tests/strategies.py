@@ -29,6 +29,8 @@ import alta
 from alta import errors, interpreter, lang
 from alta.ir import dense, sparse, symbolic
 
+#: The two lowerings alone: the weight builders see unoptimised rules and every variable.
+LOWER_ONLY = "lower-symbolic-to-sparse,lower-sparse-to-dense"
 #: Longest input when the program has no position_range.
 MAX_LENGTH = 8
 #: Values that numerical pools are drawn from (negatives, below -1, zero, fractions).
@@ -333,8 +335,11 @@ class _FunctionWriter:
         for v in gen.vars:
             # An undeclared numerical variable no head and no branch reads may be given
             # numbers read elsewhere (a head's mean): its domain is inferred from writes.
-            v.sink = v.kind == "num" and not v.declared and not gen._read_by_head(v) and bool(
-                self.draw(_chance(1, 2))
+            v.sink = (
+                v.kind == "num"
+                and not v.declared
+                and not gen._read_by_head(v)
+                and bool(self.draw(_chance(1, 2)))
             )
         self.plain = [v for v in gen.vars if not v.sink]
         self.writable = _output_first(gen, [v for v in gen.vars if v.writable])

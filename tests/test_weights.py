@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import strategies
 
 import alta
 from alta import lang as pb
@@ -26,7 +27,8 @@ F32 = np.float32
 
 
 def _compile(program: symbolic.Program) -> dense.Module:
-    return alta.compile(program, backend="numpy", max_layers=1).ir
+    """The lowerings alone: no optimisation pass prunes the dims these tests look at."""
+    return alta.compile(program, backend="numpy", pipeline=strategies.LOWER_ONLY, max_layers=1).ir
 
 
 def _w(ir: dense.Module, name: str) -> np.ndarray:
@@ -152,7 +154,7 @@ def test_unwritten_constants_are_folded_but_still_read() -> None:
     heads = {"h": pb.qkv("key", "key", "val", relative_position_mask={-1})}
     rules = _copy_rules(variables, heads, {"h": "out"})
     program = pb.program_spec_from_rules(variables, heads, rules, output_name="out", input_range=2)
-    model = alta.compile(program, max_layers=1)
+    model = alta.compile(program, pipeline=strategies.LOWER_ONLY, max_layers=1)
     assert model.ir.slot("key").width == 0  # a constant: no residual dims
     # ... and the head still matches on it (through its biases).
     assert model([1, 0, 1]) == alta.interpret(program, [1, 0, 1], max_layers=1) == [0, 2, 1]
@@ -198,6 +200,15 @@ def test_set_query_head_scores_membership() -> None:
     for members, b in itertools.product((frozenset(), frozenset({0}), frozenset({1, 2})), range(3)):
         score = _logit(ir, "hs", _state(ir, {"s": members}), _state(ir, {"k": b}))
         assert score == (lsd.MATCH_LOGIT if b in members else 0.0)
+    # Position 0 ({1, 2}) selects position 1 only; position 1 (the empty set) none.
+    rows = [
+        {"s": frozenset({1, 2}), "k": 0, "v": 0},
+        {"s": frozenset(), "k": 1, "v": 2},
+        {"s": frozenset({0}), "k": 0, "v": 1},
+    ]
+    update = _attend(ir, "hs", np.stack([_state(ir, r) for r in rows]))
+    np.testing.assert_array_equal(update[0], _state(ir, {"hs": 2}))
+    assert not update[1].any()
 
 
 def test_categorical_head_copies_one_match_and_reads_no_match_as_zeros() -> None:
