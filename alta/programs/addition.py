@@ -24,8 +24,8 @@ and `*_right` only where `is_end == 0` (a right neighbour exists); `ptr_a_token`
 ITERATE (exactly one position holds `ptr_a` then); `ptr_b_token` only when `ptr_a_token`
 is a digit.
 
-`build(rules=True)` is the compile target (282 rules); the Python function's paths
-multiply the pointer shift by the digit sum (about 12,000 rules after path exploration).
+`build(rules=True)` writes the rules by hand (282 rules); the Python function lowers to
+about 300 rules too (lazy reads and hoisting; 231 after the default pipeline).
 """
 
 from __future__ import annotations

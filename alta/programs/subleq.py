@@ -21,9 +21,8 @@ always valid cells, and exactly one position holds `at_b` after the first FETCH 
 the only step that reads `mem_b`, comes after it).
 
 `build(rules=True)` writes the MLP with MLPBuilder (3,457 rules, each write conditioned
-only on what it depends on); the Python function version computes the same thing, but
-path exploration conditions every write on every read of its path (FETCH reads a, b and
-`position` together), which gives about 27,000 rules: compile the rules version.
+only on what it depends on); the Python function version computes the same thing and
+lowers to about 3,000 rules (about 1,200 after the default pipeline).
 """
 
 from __future__ import annotations
