@@ -16,7 +16,7 @@ __all__ = ["AltaError", "Program", "compile", "interpret", "lang"]
 __version__ = "0.1.0"
 
 
-def compile(program: Program, backend: str = "numpy", **kwargs: Any) -> Any:  # noqa: A001
+def compile(program: Program, backend: str = "numpy", **kwargs: Any) -> Any:
     """Compile `program` into a Transformer; see `alta.compiler.compile`."""
     from alta import compiler
 

@@ -14,7 +14,7 @@ from alta.errors import CompileError
 from alta.ir import dense, sparse, symbolic
 
 
-def compile(  # noqa: A001 - the public name
+def compile(
     program: symbolic.Program,
     backend: str = "numpy",
     pipeline: str = "default",

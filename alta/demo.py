@@ -38,10 +38,14 @@ def _row(case: programs.ProgramCase, n: int, backends: list[str], pipeline: str)
     for name in backends:
         try:
             start = time.perf_counter()
-            model = alta.compile(program, backend=name, pipeline=pipeline, max_layers=case.max_layers)
+            model = alta.compile(
+                program, backend=name, pipeline=pipeline, max_layers=case.max_layers
+            )
             row[f"compile_s.{name}"] = time.perf_counter() - start
             outputs = model(inputs)
-            row[f"agree.{name}"] = sum(a == b for a, b in zip(outputs, result.outputs, strict=True)) / len(inputs)
+            row[f"agree.{name}"] = sum(
+                a == b for a, b in zip(outputs, result.outputs, strict=True)
+            ) / len(inputs)
             row["stats"] = model.stats
         except AltaError as exc:
             row[f"agree.{name}"] = f"error: {exc}"
@@ -54,7 +58,13 @@ def _table(rows: list[dict[str, Any]], backends: list[str]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         stats = r.get("stats", {})
-        cells = [r["program"], str(r["inputs"]), f"{r['correct']:.0%}", f"{r['layers']:g}", f"{r['ms_per_seq']:.3f}"]
+        cells = [
+            r["program"],
+            str(r["inputs"]),
+            f"{r['correct']:.0%}",
+            f"{r['layers']:g}",
+            f"{r['ms_per_seq']:.3f}",
+        ]
         for b in backends:
             agree = r.get(f"agree.{b}")
             cells.append(f"{agree:.0%}" if isinstance(agree, float) else str(agree)[:60])

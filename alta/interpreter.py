@@ -41,8 +41,9 @@ def interpret(
 ) -> list[Any]:
     """Run `program` on one sequence (a list of ints) or a batch (a list of lists)."""
     single = is_single(inputs)
-    result = run(program, [list(inputs)] if single else [list(s) for s in inputs],
-                 max_layers, strict=strict)
+    result = run(
+        program, [list(inputs)] if single else [list(s) for s in inputs], max_layers, strict=strict
+    )
     return result.outputs[0] if single else result.outputs
 
 
@@ -184,8 +185,13 @@ def _match(q: np.ndarray, k: np.ndarray, is_set: bool) -> np.ndarray:
 
 
 def _select_relative(
-    head: symbolic.Head, q: np.ndarray, k: np.ndarray, v: np.ndarray, valid: np.ndarray,
-    is_set: bool, numeric: bool,
+    head: symbolic.Head,
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    valid: np.ndarray,
+    is_set: bool,
+    numeric: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     n = valid.shape[1]
     count = np.zeros(q.shape, dtype=np.int64)
@@ -207,8 +213,13 @@ def _select_relative(
 
 
 def _select_by_key(
-    q: np.ndarray, k: np.ndarray, v: np.ndarray, valid: np.ndarray, is_set: bool,
-    numeric: bool, size: int,
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    valid: np.ndarray,
+    is_set: bool,
+    numeric: bool,
+    size: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     b, n = q.shape
     keyed = valid & (k >= 0)
@@ -286,7 +297,9 @@ def _check_numerical_reads(
             )
 
 
-def _halted(program: symbolic.Program, state: dict[str, np.ndarray], valid: np.ndarray) -> np.ndarray:
+def _halted(
+    program: symbolic.Program, state: dict[str, np.ndarray], valid: np.ndarray
+) -> np.ndarray:
     if program.halt is None:
         return np.zeros(valid.shape[0], dtype=bool)
     ok = (state[program.halt.var] == program.halt.value) | ~valid
@@ -312,5 +325,8 @@ def _decode_outputs(
     var = program.vars[program.output]
     arr = state[program.output]
     if isinstance(var, symbolic.CategoricalVar):
-        return [[None if x < 0 else x for x in row[:n].tolist()] for row, n in zip(arr, lengths, strict=True)]
+        return [
+            [None if x < 0 else x for x in row[:n].tolist()]
+            for row, n in zip(arr, lengths, strict=True)
+        ]
     return [[st.decode(var, x) for x in row[:n]] for row, n in zip(arr, lengths, strict=True)]

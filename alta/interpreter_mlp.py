@@ -104,7 +104,8 @@ class FunctionRunner:
         for n, raw in zip(self.names, row, strict=True):
             var = self.variables[n]
             values[n] = st.decode(
-                var, np.int64(raw).view(np.float64) if isinstance(var, symbolic.NumericalVar) else raw
+                var,
+                np.int64(raw).view(np.float64) if isinstance(var, symbolic.NumericalVar) else raw,
             )
         z = _Z(self.program, values, self.variables)
         try:
@@ -156,10 +157,12 @@ class RuleTable:
         index = {n: i for i, n in enumerate(self.written)}
         self.var_of_rule = np.asarray([index[r.var] for r in self.rules], dtype=np.int64)
         # Every rule's new value, encoded, in an array of its variable's dtype (indexed by rule).
-        self.new_raw = {
+        self.new_raw: dict[str, np.ndarray] = {
             n: np.asarray(
-                [st.encode(variables[n], r.new) if r.var == n else st.none_of(variables[n])
-                 for r in self.rules],
+                [
+                    st.encode(variables[n], r.new) if r.var == n else st.none_of(variables[n])
+                    for r in self.rules
+                ],
                 dtype=st.dtype_of(variables[n]),
             )
             for n in self.written

@@ -50,9 +50,7 @@ def is_none(var: symbolic.Var, arr: np.ndarray) -> np.ndarray:
     return np.isnan(arr) if isinstance(var, symbolic.NumericalVar) else arr == NONE_INT
 
 
-def pad_inputs(
-    program: symbolic.Program, inputs: list[list[int]]
-) -> tuple[np.ndarray, np.ndarray]:
+def pad_inputs(program: symbolic.Program, inputs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     """Check the inputs and pad them into tokens [B, N] and a validity mask."""
     lengths = [len(seq) for seq in inputs]
     n = max(lengths, default=0)
@@ -83,7 +81,8 @@ def initial_state(
     """Head outputs None; else input init, else position init, else the default."""
     b, n = tokens.shape
     positions = np.broadcast_to(np.arange(n), (b, n))
-    state = {}
+    state: dict[str, np.ndarray] = {}
+    table: np.ndarray
     for name, var in program.variables:
         if name in program.head_outputs:
             table, index = np.array([none_of(var)], dtype=dtype_of(var)), np.zeros_like(tokens)

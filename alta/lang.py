@@ -71,7 +71,7 @@ def numeric_var(
 
 
 def set_var(
-    range: int = 32,  # noqa: A002 - the paper's keyword
+    range: int = 32,
     values: Any = None,
     default: Any = frozenset(),
     input_init_fn: Callable[[int], Any] | None = None,
@@ -145,7 +145,7 @@ def program_spec(
         input_range,
         position_range,
         halt,
-        name or getattr(ffn_fn, "__name__", "program"),
+        str(name or getattr(ffn_fn, "__name__", "program")),
     )
 
 
@@ -161,9 +161,7 @@ def program_spec_from_rules(
 ) -> symbolic.Program:
     """A program whose MLP is a list of rules, e.g. `MLPBuilder(...).rules`."""
     mlp = symbolic.RulesMLP(tuple(rules))
-    return _program(
-        variables, heads, mlp, output_name, input_range, position_range, halt, name
-    )
+    return _program(variables, heads, mlp, output_name, input_range, position_range, halt, name)
 
 
 def _program(

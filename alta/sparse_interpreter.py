@@ -36,13 +36,17 @@ def as_symbolic_shell(module: sparse.Module) -> symbolic.Program:
         else:
             spec = symbolic.SetVar(range=var.range, values=tuple(var.values) or None, default=None)
         variables.append((var.name, spec))
-    heads = tuple(
-        symbolic.Head(h.output, h.query, h.key, h.value, h.mask) for h in module.heads
-    )
-    halt = module.halt and symbolic.Halt(module.halt.var, module.halt.value)
+    heads = tuple(symbolic.Head(h.output, h.query, h.key, h.value, h.mask) for h in module.heads)
+    halt = None if module.halt is None else symbolic.Halt(module.halt.var, module.halt.value)
     return symbolic.Program(
-        module.name, tuple(variables), heads, symbolic.RulesMLP(()), module.output,
-        module.input_range, module.position_range, halt,
+        module.name,
+        tuple(variables),
+        heads,
+        symbolic.RulesMLP(()),
+        module.output,
+        module.input_range,
+        module.position_range,
+        halt,
     )
 
 
@@ -71,7 +75,8 @@ def run(module: sparse.Module, inputs: list[list[int]], max_layers: int | None =
     lengths = valid.sum(axis=1)
     out_var = shell.vars[module.output]
     outputs = [
-        [st.decode(out_var, x) for x in row[:n]] for row, n in zip(state[module.output], lengths, strict=True)
+        [st.decode(out_var, x) for x in row[:n]]
+        for row, n in zip(state[module.output], lengths, strict=True)
     ]
     return SparseRun(outputs, layers, frozenset(fired))
 
@@ -83,8 +88,9 @@ def _initial(
     state = {}
     for name, var in module.variables.items():
         spec = shell.vars[name]
-        table = np.asarray(
-            [st.encode(spec, v) for v in var.init.table] or [st.none_of(spec)], dtype=st.dtype_of(spec)
+        table: np.ndarray = np.asarray(
+            [st.encode(spec, v) for v in var.init.table] or [st.none_of(spec)],
+            dtype=st.dtype_of(spec),
         )
         if var.init.source == "token":
             arr = table[tokens]
@@ -107,7 +113,9 @@ def _layer(
     after = dict(state)
     batch_index = np.arange(valid.shape[0])
     for head in shell.heads:
-        after[head.output] = interpreter.attend(shell, head, state, valid, layer, False, batch_index)
+        after[head.output] = interpreter.attend(
+            shell, head, state, valid, layer, False, batch_index
+        )
     new = {n: a.copy() for n, a in state.items()}
     written: dict[str, np.ndarray] = {}
     for i, rule in enumerate(module.rules):
@@ -125,7 +133,9 @@ def _layer(
             continue
         fired.add(i)
         if rule.var in written and (written[rule.var] & hit).any():
-            raise RuleConflictError(f"layer {layer}: two rules write '{rule.var}' at once (rule #{i})")
+            raise RuleConflictError(
+                f"layer {layer}: two rules write '{rule.var}' at once (rule #{i})"
+            )
         written[rule.var] = written.get(rule.var, np.zeros_like(hit)) | hit
         new[rule.var][hit] = st.encode(shell.vars[rule.var], rule.new)
     for name in module.clears:

@@ -35,8 +35,11 @@ from alta.errors import AltaError
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_PROGRAMS = [
-    "parity_sequential_relative_rules", "parity_sum_mod_2_rules", "addition_rules",
-    "sort_unique", "subleq_rules",
+    "parity_sequential_relative_rules",
+    "parity_sum_mod_2_rules",
+    "addition_rules",
+    "sort_unique",
+    "subleq_rules",
 ]
 
 
@@ -101,14 +104,29 @@ def matmul_rate(label: str, device: str) -> float:
     return 5 * 2 * n**3 / (time.perf_counter() - start)
 
 
-def bench_one(case: Any, label: str, backend: str, options: dict[str, Any], device: str,
-              batches: list[int], reps: int) -> dict[str, Any]:
+def bench_one(
+    case: Any,
+    label: str,
+    backend: str,
+    options: dict[str, Any],
+    device: str,
+    batches: list[int],
+    reps: int,
+) -> dict[str, Any]:
     program = case.build()
     start = time.perf_counter()
-    model = alta.compile(program, backend=backend, max_layers=case.max_layers,
-                         device=None if device == "cpu" else device, **options)
-    row: dict[str, Any] = {"program": case.name, "backend": label,
-                           "build_s": time.perf_counter() - start}
+    model = alta.compile(
+        program,
+        backend=backend,
+        max_layers=case.max_layers,
+        device=None if device == "cpu" else device,
+        **options,
+    )
+    row: dict[str, Any] = {
+        "program": case.name,
+        "backend": label,
+        "build_s": time.perf_counter() - start,
+    }
     rng = np.random.default_rng(0)
     check = [list(x) for x in case.generate(rng, 64)]
     want = interpreter.run(program, check, case.max_layers).outputs
@@ -129,9 +147,13 @@ def bench_one(case: Any, label: str, backend: str, options: dict[str, Any], devi
         token_layers = float(np.sum(lengths * layers))
         row[f"seq_per_s@{batch}"] = batch / median
         row[f"tok_layers_per_s@{batch}"] = token_layers / median
-        row[f"flops_per_s@{batch}"] = token_layers * flops_per_token_layer(model, tokens.shape[1]) / median
+        row[f"flops_per_s@{batch}"] = (
+            token_layers * flops_per_token_layer(model, tokens.shape[1]) / median
+        )
     row["peak_rss_mb_growth"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
-    row["flops_per_token_layer"] = flops_per_token_layer(model, int(np.median([len(x) for x in check])))
+    row["flops_per_token_layer"] = flops_per_token_layer(
+        model, int(np.median([len(x) for x in check]))
+    )
     return row
 
 
@@ -141,13 +163,19 @@ def table(rows: list[dict[str, Any]], batches: list[int], rates: dict[str, float
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['program']} | {r['backend']} | {r.get('build_s', 0):.2f} | {r['error']} |")
+            lines.append(
+                f"| {r['program']} | {r['backend']} | {r.get('build_s', 0):.2f} | {r['error']} |"
+            )
             continue
         big = batches[-1]
         frac = r[f"flops_per_s@{big}"] / rates[r["backend"]]
         cells = [r["program"], r["backend"], f"{r['build_s']:.2f}"]
         cells += [f"{r[f'seq_per_s@{b}']:,.0f}" for b in batches]
-        cells += [f"{r[f'tok_layers_per_s@{big}']:,.0f}", f"{r['flops_per_token_layer']:,.0f}", f"{frac:.2%}"]
+        cells += [
+            f"{r[f'tok_layers_per_s@{big}']:,.0f}",
+            f"{r['flops_per_token_layer']:,.0f}",
+            f"{frac:.2%}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -159,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small batches, one repetition")
     parser.add_argument("--batches", nargs="*", type=int, default=None)
     args = parser.parse_args(argv)
-    batches = args.batches or ([1, 16] if args.quick else [1, 64, 1024] + ([8192] if args.device == "cuda" else []))
+    batches = args.batches or (
+        [1, 16] if args.quick else [1, 64, 1024] + ([8192] if args.device == "cuda" else [])
+    )
     reps = 1 if args.quick else 3
     rows = []
     rates: dict[str, float] = {}
@@ -168,19 +198,25 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.programs or DEFAULT_PROGRAMS:
             print(f"  {name} / {label} ...", flush=True)
             try:
-                rows.append(bench_one(programs.get(name), label, backend, options, args.device,
-                                      batches, reps))
+                rows.append(
+                    bench_one(
+                        programs.get(name), label, backend, options, args.device, batches, reps
+                    )
+                )
             except AltaError as exc:
                 rows.append({"program": name, "backend": label, "error": str(exc)[:120]})
     text = table(rows, batches, rates)
     card = _device_name(args.device)
-    header = f"# Backend throughput on {card} ({platform.platform()}, {time.strftime('%Y-%m-%d')})\n"
+    header = (
+        f"# Backend throughput on {card} ({platform.platform()}, {time.strftime('%Y-%m-%d')})\n"
+    )
     print(header + "\n" + text)
     RESULTS.mkdir(exist_ok=True)
     suffix = "-quick" if args.quick else ""
     (RESULTS / f"backends-{args.device}{suffix}.md").write_text(header + "\n" + text + "\n")
-    (RESULTS / f"backends-{args.device}{suffix}.json").write_text(json.dumps(
-        {"device": card, "matmul_flops_per_s": rates, "rows": rows}, indent=2))
+    (RESULTS / f"backends-{args.device}{suffix}.json").write_text(
+        json.dumps({"device": card, "matmul_flops_per_s": rates, "rows": rows}, indent=2)
+    )
     return 0
 
 

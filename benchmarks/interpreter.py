@@ -174,7 +174,9 @@ def paper_columns(entry: Any, ms_per_seq: float, us_per_position_layer: float) -
     paper_us = None if paper_ms is None or shape is None else 1e3 * paper_ms / (shape[0] * shape[1])
     return {
         "paper_us_per_position_layer": paper_us,
-        "speedup_per_position_layer": None if paper_us is None else paper_us / us_per_position_layer,
+        "speedup_per_position_layer": None
+        if paper_us is None
+        else paper_us / us_per_position_layer,
         "paper_program": name,
         "paper_ms_per_seq": paper_ms,
         "paper_median_length_and_layers": PAPER_SHAPE.get(name) if name else None,
@@ -233,8 +235,11 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
                 _fmt(speedup),
                 _fmt(r["us_per_position_layer"]),
                 _fmt(r["paper_us_per_position_layer"]),
-                _fmt(None if r["speedup_per_position_layer"] is None
-                     else f"{r['speedup_per_position_layer']:.1f}×"),
+                _fmt(
+                    None
+                    if r["speedup_per_position_layer"] is None
+                    else f"{r['speedup_per_position_layer']:.1f}×"
+                ),
             ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

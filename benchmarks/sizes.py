@@ -29,13 +29,31 @@ BASE_PIPELINE = "lower-symbolic-to-sparse,lower-sparse-to-dense"
 
 #: The paper code's sizes: (its program, rules incl. clearing, d_model, params, nonzeros).
 PAPER: dict[str, tuple[str, int, int, int | None, int | None]] = {
-    "parity_sequential_absolute": ("parity_seq_abs enumerated, L=50", 15_004, 108, 3_279_520 + 22_464, 120_224),
-    "parity_sequential_absolute_rules": ("parity_sparse_seq_abs, L=50", 7, 108, 25_171 + 22_464, 240),
+    "parity_sequential_absolute": (
+        "parity_seq_abs enumerated, L=50",
+        15_004,
+        108,
+        3_279_520 + 22_464,
+        120_224,
+    ),
+    "parity_sequential_absolute_rules": (
+        "parity_sparse_seq_abs, L=50",
+        7,
+        108,
+        25_171 + 22_464,
+        240,
+    ),
     "parity_sequential_relative": ("parity_seq_rel enumerated", 10, 9, 532, 97),
     "parity_sequential_relative_rules": ("parity_sparse_seq_rel", 7, 9, 475, 68),
     "parity_sum_mod_2": ("parity_sum_mod_2 enumerated, L=50", 450, 8, 34_102 + 48, 3_064),
     "parity_sum_mod_2_rules": ("parity_sparse_sum_mod_2, L=100", 200, 8, 36_152 + 48, 914),
-    "parity_intermediate": ("intermediate sum_mod_2, L=10 (L=50 not generated)", 5_130, 22, 284_206, 51_340),
+    "parity_intermediate": (
+        "intermediate sum_mod_2, L=10 (L=50 not generated)",
+        5_130,
+        22,
+        284_206,
+        51_340,
+    ),
     "addition": ("addition_sparse", 16_466, 91, 3_041_852, 144_386),
     "addition_rules": ("addition_sparse", 16_466, 91, 3_041_852, 144_386),
     "subleq": ("subleq_sparse", 43_127, 402, 35_339_933, 332_304),
@@ -67,27 +85,56 @@ def measure(name: str) -> dict[str, Any]:
     for label, pipeline in (("base", BASE_PIPELINE), ("opt", passes.DEFAULT_PIPELINE)):
         start = time.perf_counter()
         model = alta.compile(program, pipeline=pipeline, max_layers=max_layers)
-        row[label] = {**model.stats, "compile_s": round(time.perf_counter() - start, 3),
-                      "hidden_units": sum(model.stats["mlp_widths"])}
+        row[label] = {
+            **model.stats,
+            "compile_s": round(time.perf_counter() - start, 3),
+            "hidden_units": sum(model.stats["mlp_widths"]),
+        }
     paper = PAPER.get(name)
     if paper:
-        row["paper"] = dict(zip(("program", "rules", "d_model", "params", "nonzeros"), paper, strict=True))
+        row["paper"] = dict(
+            zip(("program", "rules", "d_model", "params", "nonzeros"), paper, strict=True)
+        )
     return row
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = ["program", "rules base→opt", "paper rules", "d_model base→opt", "paper d_model",
-            "MLP widths opt", "params opt", "paper params", "nonzeros opt", "paper nonzeros",
-            "compile s (opt)"]
+    head = [
+        "program",
+        "rules base→opt",
+        "paper rules",
+        "d_model base→opt",
+        "paper d_model",
+        "MLP widths opt",
+        "params opt",
+        "paper params",
+        "nonzeros opt",
+        "paper nonzeros",
+        "compile s (opt)",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         b, o, p = r["base"], r["opt"], r.get("paper", {})
-        lines.append("| " + " | ".join(str(c) for c in [
-            r["program"], f"{b['rules']} → {o['rules']}", p.get("rules", "-"),
-            f"{b['d_model']} → {o['d_model']}", p.get("d_model", "-"), o["mlp_widths"],
-            f"{o['params']:,}", _num(p.get("params")), f"{o['nonzeros']:,}", _num(p.get("nonzeros")),
-            o["compile_s"],
-        ]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                str(c)
+                for c in [
+                    r["program"],
+                    f"{b['rules']} → {o['rules']}",
+                    p.get("rules", "-"),
+                    f"{b['d_model']} → {o['d_model']}",
+                    p.get("d_model", "-"),
+                    o["mlp_widths"],
+                    f"{o['params']:,}",
+                    _num(p.get("params")),
+                    f"{o['nonzeros']:,}",
+                    _num(p.get("nonzeros")),
+                    o["compile_s"],
+                ]
+            )
+            + " |"
+        )
     p = SCAN_PAPER
     lines.append(f"| {p[0]} | - | {p[1]:,} | - | {p[2]:,} | - | - | {p[3]:,} | - | {p[4]:,} | - |")
     return "\n".join(lines)
@@ -111,7 +158,9 @@ def main() -> None:
         f"Default pipeline: `{passes.DEFAULT_PIPELINE}`\n\n{text}\n"
     )
     meta = {"machine": platform.platform(), "pipeline": passes.DEFAULT_PIPELINE}
-    (RESULTS / "sizes.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2, default=str))
+    (RESULTS / "sizes.json").write_text(
+        json.dumps({"meta": meta, "rows": rows}, indent=2, default=str)
+    )
 
 
 if __name__ == "__main__":

@@ -125,8 +125,12 @@ def test_list_passes(capsys: pytest.CaptureFixture[str]) -> None:
             "'lower-sparse-to-dense' expects alta.sparse but receives alta.symbolic",
         ),
         (
-            ["opt", PROGRAM, "--pass-pipeline=lower-symbolic-to-sparse,lower-sparse-to-dense",
-             "--print-ir-after=dce"],
+            [
+                "opt",
+                PROGRAM,
+                "--pass-pipeline=lower-symbolic-to-sparse,lower-sparse-to-dense",
+                "--print-ir-after=dce",
+            ],
             "which the pipeline",
         ),
         (["opt", PROGRAM, "--load", "no_such_plugin"], "--load no_such_plugin: cannot import"),

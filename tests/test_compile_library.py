@@ -27,7 +27,7 @@ def _case(name: str) -> tuple[Any, list[list[int]], list[Any], Any]:
 
 @pytest.mark.parametrize("name", programs.names())
 def test_compiled_equals_interpreter(name: str) -> None:
-    case, inputs, expected, model = _case(name)
+    _, inputs, expected, model = _case(name)
     got = model(inputs)
     bad = [(x, g, e) for x, g, e in zip(inputs, got, expected, strict=True) if g != e]
     assert not bad, f"{len(bad)} of {len(inputs)} differ; first: {bad[0]}"

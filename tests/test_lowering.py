@@ -39,8 +39,9 @@ FUNCTION_PROGRAMS = [
 
 
 def _program(fn: Any, variables: dict[str, symbolic.Var], heads: Any = None) -> symbolic.Program:
-    return pb.program_spec(variables, heads or {}, fn, output_name=next(iter(variables)),
-                           input_range=2)
+    return pb.program_spec(
+        variables, heads or {}, fn, output_name=next(iter(variables)), input_range=2
+    )
 
 
 def _fire(module: sparse.Module, state: dict[str, Any]) -> dict[str, Any]:
@@ -81,8 +82,10 @@ def _states(module: sparse.Module, limit: int, seed: int = 0) -> list[dict[str, 
     if math.prod(len(d) for d in domains) <= limit:
         return [dict(zip(names, c, strict=True)) for c in itertools.product(*domains)]
     rng = np.random.default_rng(seed)
-    return [{n: d[rng.integers(len(d))] for n, d in zip(names, domains, strict=True)}
-            for _ in range(limit)]
+    return [
+        {n: d[rng.integers(len(d))] for n, d in zip(names, domains, strict=True)}
+        for _ in range(limit)
+    ]
 
 
 def _lowerings(program: symbolic.Program) -> tuple[Any, Any]:
@@ -191,7 +194,9 @@ def test_a_swallowed_branch_request_still_branches() -> None:
 )
 def test_lazy_reads_fall_back_or_agree(body: str) -> None:
     variables: dict[str, symbolic.Var] = {
-        "out": pb.var(4), "a": pb.var(3), "b": pb.var(4),
+        "out": pb.var(4),
+        "a": pb.var(3),
+        "b": pb.var(4),
         "s": pb.set_var(range=3, values=[set(), {1}, {0, 1}, {1, 2}]),
     }
     namespace: dict[str, Any] = {"np": np, "math": math}
@@ -208,13 +213,37 @@ def test_lazy_equals_eager_on_the_library(name: str) -> None:
 
 _INT_VARS = {"c0": 3, "c1": 3, "c2": 2, "c3": 4}
 _TEMPLATES = [
-    "({a} + {b})", "({a} - {b})", "({a} * {b})", "({a} // {b})", "({a} % 3)", "({a} % {b})",
-    "min({a}, {b})", "max({a}, {b})", "abs({a})", "(-{a})", "int({a} > {b})", "({a} == {b})",
-    "({a} if {a} < {b} else {b})", "round({a} / 2)", "({a} ^ {b})", "({a} & 3)",
-    "divmod({a}, 3)[1]", "len(str({a}))", "int(isinstance({a}, int))", "int({a} in (1, 2))",
-    "sum([{a}, {b}])", "int(float({a}) > 1.5)", "[3, 1, 2][{a} % 3]", "math.floor({a} / 3)",
-    "int(z['n0'] * 2)", "int(z['n0'] > 0.25)", "len(z['s0'])", "int(1 in z['s0'])",
-    "len(z['s0'] | frozenset({{1}}))", "len(z['s0'] & {{0, 2}})", "(2 ** ({a} % 4))",
+    "({a} + {b})",
+    "({a} - {b})",
+    "({a} * {b})",
+    "({a} // {b})",
+    "({a} % 3)",
+    "({a} % {b})",
+    "min({a}, {b})",
+    "max({a}, {b})",
+    "abs({a})",
+    "(-{a})",
+    "int({a} > {b})",
+    "({a} == {b})",
+    "({a} if {a} < {b} else {b})",
+    "round({a} / 2)",
+    "({a} ^ {b})",
+    "({a} & 3)",
+    "divmod({a}, 3)[1]",
+    "len(str({a}))",
+    "int(isinstance({a}, int))",
+    "int({a} in (1, 2))",
+    "sum([{a}, {b}])",
+    "int(float({a}) > 1.5)",
+    "[3, 1, 2][{a} % 3]",
+    "math.floor({a} / 3)",
+    "int(z['n0'] * 2)",
+    "int(z['n0'] > 0.25)",
+    "len(z['s0'])",
+    "int(1 in z['s0'])",
+    "len(z['s0'] | frozenset({{1}}))",
+    "len(z['s0'] & {{0, 2}})",
+    "(2 ** ({a} % 4))",
 ]
 
 
@@ -244,8 +273,10 @@ def _block(draw: Any, indent: str, depth: int = 2) -> list[str]:
         elif kind == 6 and depth < 2:
             lines.append(f"{indent}raise ValueError('unreachable')")
         elif kind <= 9:
-            lines.append(f"{indent}if {draw(_expr())} {draw(st.sampled_from(['<', '==', '!=']))} "
-                         f"{draw(_expr(1))}:")
+            lines.append(
+                f"{indent}if {draw(_expr())} {draw(st.sampled_from(['<', '==', '!=']))} "
+                f"{draw(_expr(1))}:"
+            )
             lines += draw(_block(indent + "    ", depth - 1))
             lines.append(f"{indent}else:")
             lines += draw(_block(indent + "    ", depth - 1))
@@ -315,8 +346,7 @@ def _pairwise(module: sparse.Module) -> list[tuple[int, int]]:
 def _rule_modules(draw: Any) -> sparse.Module:
     names = ["a", "b", "c", "d"]
     variables = {
-        n: sparse.Variable(n, sparse.CATEGORICAL, (0, 1, 2), sparse.Init("const", (0,)),
-                           False, 3)
+        n: sparse.Variable(n, sparse.CATEGORICAL, (0, 1, 2), sparse.Init("const", (0,)), False, 3)
         for n in names
     }
     rules = []
@@ -326,8 +356,9 @@ def _rule_modules(draw: Any) -> sparse.Module:
             values = draw(st.sets(st.sampled_from((0, 1, 2)), max_size=3))
             if values and draw(st.booleans()):
                 atoms.append(sparse.Atom(n, frozenset(values)))
-        rules.append(sparse.Rule(tuple(atoms), draw(st.sampled_from(names[:2])),
-                                 draw(st.integers(0, 2))))
+        rules.append(
+            sparse.Rule(tuple(atoms), draw(st.sampled_from(names[:2])), draw(st.integers(0, 2)))
+        )
     return sparse.Module("m", variables, (), tuple(rules), "a", 3, None, None)
 
 
@@ -340,13 +371,20 @@ def test_conflicts_equal_the_pairwise_check(module: sparse.Module) -> None:
 def test_conflicts_are_fast_on_many_disjoint_rules() -> None:
     names = [f"v{i}" for i in range(4)]
     variables = {
-        n: sparse.Variable(n, sparse.CATEGORICAL, tuple(range(12)),
-                           sparse.Init("token", tuple(range(12))), False, 12)
+        n: sparse.Variable(
+            n,
+            sparse.CATEGORICAL,
+            tuple(range(12)),
+            sparse.Init("token", tuple(range(12))),
+            False,
+            12,
+        )
         for n in [*names, "w"]
     }
     rules = tuple(
-        sparse.Rule(tuple(sparse.Atom(n, frozenset({v})) for n, v in zip(names, c, strict=True)),
-                    "w", c[0])
+        sparse.Rule(
+            tuple(sparse.Atom(n, frozenset({v})) for n, v in zip(names, c, strict=True)), "w", c[0]
+        )
         for c in itertools.islice(itertools.product(range(12), repeat=4), 20_000)
     )
     module = sparse.Module("m", variables, (), rules, "w", 12, None, None)

@@ -43,8 +43,9 @@ def _parity() -> Any:
             z["parity"] = z["parity_left"] ^ z["parity"]
             z["done"] = 1
 
-    return pb.program_spec(variables, heads, ffn, "parity", 3, halt=pb.halt_spec("done", 1),
-                           name="parity")
+    return pb.program_spec(
+        variables, heads, ffn, "parity", 3, halt=pb.halt_spec("done", 1), name="parity"
+    )
 
 
 def _parity_full_product() -> Any:
@@ -57,8 +58,9 @@ def _parity_full_product() -> Any:
         if done != 1 and done_left == 1:
             mlp.set("parity", parity ^ left)
             mlp.set("done", 1)
-    return pb.program_spec_from_rules(variables, heads, mlp.rules, "parity", 3,
-                                      halt=pb.halt_spec("done", 1), name="parity")
+    return pb.program_spec_from_rules(
+        variables, heads, mlp.rules, "parity", 3, halt=pb.halt_spec("done", 1), name="parity"
+    )
 
 
 def _tiny() -> Any:
@@ -181,8 +183,9 @@ def test_printed_ir_is_identical_under_any_hash_seed() -> None:
     texts = []
     for seed in ("0", "12345"):
         env = {"PYTHONHASHSEED": seed, "PATH": ""}
-        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        )
         texts.append(out.stdout)
     assert texts[0] == texts[1]
     assert "alta.dense @" in texts[0]

@@ -49,7 +49,11 @@ class Backend:
     name: ClassVar[str] = ""
 
     def build(
-        self, module: dense.Module, *, dtype: str = "float32", device: str | None = None,
+        self,
+        module: dense.Module,
+        *,
+        dtype: str = "float32",
+        device: str | None = None,
         **options: Any,
     ) -> Executor:
         raise NotImplementedError
@@ -62,7 +66,8 @@ def _third_party() -> dict[str, Any]:
 def available() -> list[str]:
     """Backends whose dependencies are importable, built-ins first."""
     names = [
-        n for n, (_, needs, _) in BUILTIN.items()
+        n
+        for n, (_, needs, _) in BUILTIN.items()
         if all(importlib.util.find_spec(m) is not None for m in needs)
     ]
     return names + sorted(n for n in _third_party() if n not in BUILTIN)
@@ -83,6 +88,4 @@ def get(name: str) -> Backend:
     plugins = _third_party()
     if name in plugins:
         return plugins[name].load()()
-    raise BackendError(
-        f"unknown backend '{name}'; available backends: {', '.join(available())}"
-    )
+    raise BackendError(f"unknown backend '{name}'; available backends: {', '.join(available())}")

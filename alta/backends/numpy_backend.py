@@ -15,7 +15,11 @@ class NumpyBackend(base.Backend):
     name = "numpy"
 
     def build(
-        self, module: dense.Module, *, dtype: str = "float32", device: str | None = None,
+        self,
+        module: dense.Module,
+        *,
+        dtype: str = "float32",
+        device: str | None = None,
         **options: Any,
     ) -> NumpyExecutor:
         if device not in (None, "cpu"):

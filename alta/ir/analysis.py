@@ -91,9 +91,9 @@ def _split(
     while len(members) > _LEAF:
         counts: dict[str, int] = defaultdict(int)
         for i in members:
-            for atom in rules[i].atoms:
-                if atom.var not in used:
-                    counts[atom.var] += 1
+            for tested in rules[i].atoms:
+                if tested.var not in used:
+                    counts[tested.var] += 1
         if not counts:
             break
         var = max(counts, key=lambda v: (counts[v], v))

@@ -46,7 +46,9 @@ def _sorted(values: set[Any]) -> tuple[Any, ...]:
     return tuple(sorted(values))
 
 
-def _means(program: symbolic.Program, head: symbolic.Head, values: tuple[Any, ...]) -> tuple[Any, ...]:
+def _means(
+    program: symbolic.Program, head: symbolic.Head, values: tuple[Any, ...]
+) -> tuple[Any, ...]:
     """Every mean of 1..n values drawn from `values`, n the most positions a query selects."""
     limit = len(head.relative_position_mask) or program.position_range
     if program.position_range is not None and head.relative_position_mask:

@@ -58,9 +58,14 @@ def print_symbolic(program: symbolic.Program) -> str:
         if name in program.head_outputs:
             init = "head"
         elif var.input_init_fn is not None:
-            init = "token[" + ", ".join(
-                fmt(symbolic.normalise(var, var.input_init_fn(t))) for t in range(program.input_range)
-            ) + "]"
+            init = (
+                "token["
+                + ", ".join(
+                    fmt(symbolic.normalise(var, var.input_init_fn(t)))
+                    for t in range(program.input_range)
+                )
+                + "]"
+            )
         elif var.position_init_fn is not None:
             init = "position-init"
         else:

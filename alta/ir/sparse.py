@@ -114,7 +114,7 @@ class Module:
         for name in self.variables:
             g.add_node(("var", name))
         for head in self.heads:
-            node = ("head", head.output)
+            node: tuple[str, Any] = ("head", head.output)
             for role in ("query", "key", "value"):
                 g.add_edge(("var", getattr(head, role)), node, role=role)
             g.add_edge(node, ("var", head.output), role="write")

@@ -6,6 +6,7 @@ objects; the interpreter runs them; `lower-symbolic-to-sparse` turns them into I
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, TypeAlias
@@ -158,7 +159,7 @@ class Program:
 
 def bucket_edges(values: tuple[float, ...]) -> tuple[float, ...]:
     """Edges between the buckets of sorted `values`: the midpoints of neighbours."""
-    return tuple((a + b) / 2 for a, b in zip(values, values[1:], strict=False))
+    return tuple((a + b) / 2 for a, b in itertools.pairwise(values))
 
 
 def bucket_index(values: tuple[float, ...], x: float) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from alta.errors import ProgramError
 from alta.ir import symbolic
 
@@ -26,9 +28,7 @@ def verify_symbolic(program: symbolic.Program) -> symbolic.Program:
     for name, source, index, value in symbolic.iter_inits(program):
         why = symbolic.value_error(variables[name], value)
         if why:
-            raise ProgramError(
-                f"variable '{name}': init function gives {why} for {source} {index}"
-            )
+            raise ProgramError(f"variable '{name}': init function gives {why} for {source} {index}")
     if isinstance(program.mlp, symbolic.RulesMLP):
         for i, rule in enumerate(program.mlp.rules):
             _check_rule(program, i, rule)
@@ -48,13 +48,16 @@ def _check_var(program: symbolic.Program, name: str, var: symbolic.Var) -> None:
         raise ProgramError(f"{where}: set range {var.range} exceeds {symbolic.MAX_SET_RANGE}")
     if isinstance(var, symbolic.NumericalVar) and var.values is not None:
         vals = var.values
-        if any(b <= a for a, b in zip(vals, vals[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(vals)):
             raise ProgramError(
                 f"{where}: numerical values must be sorted and distinct, got {list(vals)}"
             )
-    if isinstance(var, symbolic.NumericalVar) and var.default is None:
-        if name not in program.head_outputs:
-            raise ProgramError(f"{where}: a numerical variable needs a float default")
+    if (
+        isinstance(var, symbolic.NumericalVar)
+        and var.default is None
+        and name not in program.head_outputs
+    ):
+        raise ProgramError(f"{where}: a numerical variable needs a float default")
     if var.position_init_fn is not None and program.position_range is None:
         raise ProgramError(f"{where}: has a position_init_fn but the program has no position_range")
     if name not in program.head_outputs:

@@ -41,6 +41,4 @@ def _value_key(value: Any) -> tuple[Any, ...]:
 
 
 def _atoms_key(rule: sparse.Rule, order: dict[str, int]) -> tuple[Any, ...]:
-    return tuple(
-        (order[a.var], tuple(sorted(_value_key(v) for v in a.values))) for a in rule.atoms
-    )
+    return tuple((order[a.var], tuple(sorted(_value_key(v) for v in a.values))) for a in rule.atoms)

@@ -78,9 +78,7 @@ class Lazy:
     __slots__ = ("_z", "deps", "fn")
     __array_ufunc__ = None  # numpy refuses it (a TypeError), which explores eagerly
 
-    def __init__(
-        self, z: Any, deps: tuple[str, ...], fn: Callable[[dict[str, Any]], Any]
-    ) -> None:
+    def __init__(self, z: Any, deps: tuple[str, ...], fn: Callable[[dict[str, Any]], Any]) -> None:
         self._z, self.deps, self.fn = z, deps, fn
 
     def _force(self, *args: Any, **kwargs: Any) -> Any:
@@ -94,8 +92,8 @@ class Lazy:
     __len__ = __iter__ = __contains__ = __format__ = __str__ = __repr__ = _force
     __array__ = __getattr__ = _force
 
-    @property
-    def __class__(self) -> Any:  # isinstance(value, int) needs the value
+    @property  # type: ignore[misc]
+    def __class__(self) -> Any:  # type: ignore[override,misc]  # isinstance needs the value
         return self._force()
 
     def __round__(self, ndigits: Any = None) -> Lazy:
@@ -112,20 +110,35 @@ def _lift(f: Callable[..., Any], reflected: bool = False) -> Callable[..., Lazy]
 
 
 _BINARY = {
-    "add": operator.add, "sub": operator.sub, "mul": operator.mul, "matmul": operator.matmul,
-    "truediv": operator.truediv, "floordiv": operator.floordiv, "mod": operator.mod,
-    "divmod": divmod, "pow": pow, "lshift": operator.lshift, "rshift": operator.rshift,
-    "and": operator.and_, "or": operator.or_, "xor": operator.xor,
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "matmul": operator.matmul,
+    "truediv": operator.truediv,
+    "floordiv": operator.floordiv,
+    "mod": operator.mod,
+    "divmod": divmod,
+    "pow": pow,
+    "lshift": operator.lshift,
+    "rshift": operator.rshift,
+    "and": operator.and_,
+    "or": operator.or_,
+    "xor": operator.xor,
 }
 for _name, _f in _BINARY.items():
     if _name != "pow":  # __pow__ takes a modulus too
-        setattr(Lazy, f"__{_name}__", _lift(_f))
-    setattr(Lazy, f"__r{_name}__", _lift(_f, reflected=True))
+        setattr(Lazy, f"__{_name}__", _lift(_f))  # type: ignore[arg-type]
+    setattr(Lazy, f"__r{_name}__", _lift(_f, reflected=True))  # type: ignore[arg-type]
 for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
     setattr(Lazy, f"__{_name}__", _lift(getattr(operator, _name)))
 for _name, _f in (
-    ("neg", operator.neg), ("pos", operator.pos), ("abs", abs), ("invert", operator.invert),
-    ("floor", math.floor), ("ceil", math.ceil), ("trunc", math.trunc),
+    ("neg", operator.neg),
+    ("pos", operator.pos),
+    ("abs", abs),
+    ("invert", operator.invert),
+    ("floor", math.floor),
+    ("ceil", math.ceil),
+    ("trunc", math.trunc),
 ):
     setattr(Lazy, f"__{_name}__", _lift(_f))
 

@@ -48,7 +48,9 @@ def constants(module: sparse.Module) -> dict[str, Any]:
     return {
         name: var.init.table[0]
         for name, var in module.variables.items()
-        if var.init.source == "const" and name not in written and name not in keep
+        if var.init.source == "const"
+        and name not in written
+        and name not in keep
         and var.init.table[0] is not None
     }
 
@@ -60,7 +62,7 @@ def layout(module: sparse.Module) -> tuple[dense.Slot, ...]:
         if var.name in folded:
             values: tuple[Any, ...] = ()
         elif var.kind == sparse.CATEGORICAL:
-            values: tuple[Any, ...] = tuple(var.values)
+            values = tuple(var.values)
         elif var.kind == sparse.SET:
             values = tuple(range(var.range))
         else:
@@ -165,7 +167,9 @@ def _head(
     for c, v in enumerate(columns):
         if head.query in folded:
             const = folded[head.query]
-            bq[c] = MATCH_LOGIT if (v in const if isinstance(const, frozenset) else v == const) else 0.0
+            bq[c] = (
+                MATCH_LOGIT if (v in const if isinstance(const, frozenset) else v == const) else 0.0
+            )
         else:
             wq[query.dim(v), c] = MATCH_LOGIT
         if head.key in folded:
@@ -192,11 +196,20 @@ def _head(
         wo[1, out.start + 1] = 1.0
     prefix = f"head.{head.output}"
     for role, arr in (
-        ("wq", wq), ("bq", bq), ("wk", wk), ("bk", bk), ("wv", wv), ("bv", bv), ("wo", wo),
+        ("wq", wq),
+        ("bq", bq),
+        ("wk", wk),
+        ("bk", bk),
+        ("wv", wv),
+        ("bv", bv),
+        ("wo", wo),
     ):
         weights[f"{prefix}.{role}"] = arr
     offsets = tuple(sorted(head.mask)) if head.mask else None
+    names = {r: f"{prefix}.{r}" for r in ("wq", "bq", "wk", "bk", "wv", "bv", "wo")}
     return dense.Head(
-        head.output, *(f"{prefix}.{r}" for r in ("wq", "bq", "wk", "bk", "wv", "bv", "wo")),
-        offsets=offsets, null_logit=MATCH_LOGIT / 2,
+        head.output,
+        **names,
+        offsets=offsets,
+        null_logit=MATCH_LOGIT / 2,
     )

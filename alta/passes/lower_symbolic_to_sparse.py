@@ -76,7 +76,7 @@ def lower(program: symbolic.Program, *, lazy: bool = True) -> sparse.Module:
         name: _variable(program, name, var, domains[name], name in none_written)
         for name, var in program.variables
     }
-    halt = program.halt and sparse.Halt(program.halt.var, program.halt.value)
+    halt = None if program.halt is None else sparse.Halt(program.halt.var, program.halt.value)
     return sparse.Module(
         name=program.name,
         variables=variables,
@@ -93,7 +93,10 @@ def lower(program: symbolic.Program, *, lazy: bool = True) -> sparse.Module:
 
 
 def _variable(
-    program: symbolic.Program, name: str, var: symbolic.Var, domain: tuple[Any, ...],
+    program: symbolic.Program,
+    name: str,
+    var: symbolic.Var,
+    domain: tuple[Any, ...],
     none_written: bool,
 ) -> sparse.Variable:
     init = _init(program, name, var)
@@ -179,9 +182,11 @@ class _Explorer:
     def count(self, n: int = 1) -> None:
         self.runs += n
         if self.runs > MAX_PATHS:
-            raise CompileError(f"program '{self.program.name}': the MLP function needs more "
-                               f"than {MAX_PATHS} paths; split it into steps that each read "
-                               "fewer variables")
+            raise CompileError(
+                f"program '{self.program.name}': the MLP function needs more "
+                f"than {MAX_PATHS} paths; split it into steps that each read "
+                "fewer variables"
+            )
 
     def node(self, path: dict[str, Any]) -> dict[str, Rules]:
         """Run the function on `path`; the rules it writes below this node, by variable."""
@@ -220,8 +225,10 @@ class _Explorer:
 
     def domain(self, name: str) -> tuple[Any, ...]:
         if not self.domains[name]:
-            raise CompileError(f"MLP function reads {self.vars[name].kind} variable '{name}', "
-                               "whose values are unknown; give it `values`")
+            raise CompileError(
+                f"MLP function reads {self.vars[name].kind} variable '{name}', "
+                "whose values are unknown; give it `values`"
+            )
         return self.domains[name]
 
     def branch(self, path: dict[str, Any], name: str) -> dict[str, Rules]:

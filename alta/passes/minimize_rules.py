@@ -39,7 +39,9 @@ class MinimizeRulesPass(base.Pass):
         rules = module.rules
         samples = self._samples()
         if samples is not None:
-            rules = tuple(r for i, r in enumerate(rules) if i in fired_rules(module, samples, self.max_layers))
+            rules = tuple(
+                r for i, r in enumerate(rules) if i in fired_rules(module, samples, self.max_layers)
+            )
         rules = minimize(attrs.evolve(module, rules=rules) if rules is not module.rules else module)
         if rules == module.rules:
             return module
@@ -100,7 +102,9 @@ def _merge(rules: tuple[sparse.Rule, ...]) -> tuple[sparse.Rule, ...]:
         changed = False
         groups: dict[Any, list[int]] = defaultdict(list)
         for i, rule in enumerate(rules):
-            groups[(rule.var, _key(rule.new), rule.dont_care_none, tuple(a.var for a in rule.atoms))].append(i)
+            groups[
+                (rule.var, _key(rule.new), rule.dont_care_none, tuple(a.var for a in rule.atoms))
+            ].append(i)
         out: list[sparse.Rule] = []
         for members in groups.values():
             merged = _merge_group([rules[i] for i in members])
@@ -126,7 +130,9 @@ def _merge_group(group: list[sparse.Rule]) -> list[sparse.Rule]:
     return group
 
 
-def _drop_full_atoms(rules: tuple[sparse.Rule, ...], reach: analysis.Reachable) -> tuple[sparse.Rule, ...]:
+def _drop_full_atoms(
+    rules: tuple[sparse.Rule, ...], reach: analysis.Reachable
+) -> tuple[sparse.Rule, ...]:
     out = []
     for rule in rules:
         keep = []

@@ -228,12 +228,18 @@ class _Indicators:
         for old in sorted(olds, key=_order):
             if old == rule.new:
                 continue
-            own_form = self.is_none(rule.var) if old is None else self.indicator(rule.var, frozenset({old}))
+            own_form = (
+                self.is_none(rule.var)
+                if old is None
+                else self.indicator(rule.var, frozenset({old}))
+            )
             form = _add((body, 1.0), (own_form, 1.0), (({}, -float(len(others))), 1.0))
             units.append((form, self.delta(rule.var, rule.new, old, d)))
         return units
 
-    def var_units(self, var: str, rules: list[sparse.Rule], d: int) -> list[tuple[Form, np.ndarray]]:
+    def var_units(
+        self, var: str, rules: list[sparse.Rule], d: int
+    ) -> list[tuple[Form, np.ndarray]]:
         """The units of the rules that write `var`: per rule, or per group where that pays."""
         reach = self.reach
         live = [r for r in rules if all(a.values & reach[a.var] for a in r.atoms)]

@@ -37,7 +37,10 @@ class PruneDimsPass(base.Pass):
             return [f"mlp widths {list(before.mlp_widths)} -> {list(after.mlp_widths)}"]
         size = sum(len(v.values) for v in before.variables.values())
         new_size = sum(len(v.values) for v in after.variables.values())
-        return [f"domain values {size} -> {new_size}", f"rules {len(before.rules)} -> {len(after.rules)}"]
+        return [
+            f"domain values {size} -> {new_size}",
+            f"rules {len(before.rules)} -> {len(after.rules)}",
+        ]
 
 
 # ----------------------------------------------------------------------------- IR2
@@ -62,10 +65,15 @@ def prune_sparse(module: sparse.Module) -> sparse.Module:
                 break
             atoms.append(atom if values == atom.values else attrs.evolve(atom, values=values))
         else:
-            rules.append(rule if len(atoms) == len(rule.atoms) and all(
-                a is b for a, b in zip(atoms, rule.atoms, strict=True)
-            ) else attrs.evolve(rule, atoms=tuple(atoms)))
-    same = len(rules) == len(module.rules) and all(a is b for a, b in zip(rules, module.rules, strict=True))
+            rules.append(
+                rule
+                if len(atoms) == len(rule.atoms)
+                and all(a is b for a, b in zip(atoms, rule.atoms, strict=True))
+                else attrs.evolve(rule, atoms=tuple(atoms))
+            )
+    same = len(rules) == len(module.rules) and all(
+        a is b for a, b in zip(rules, module.rules, strict=True)
+    )
     same &= all(variables[n] is v for n, v in module.variables.items())
     pruned = module if same else attrs.evolve(module, variables=variables, rules=tuple(rules))
     return dce.eliminate_dead(pruned)
@@ -111,7 +119,9 @@ def prune_dense(module: dense.Module) -> dense.Module:
     if not changed:
         return module
     mlp = dense.MLP(tuple(layers))
-    used = {n for n in weights if not n.startswith("mlp.")} | {n for l in layers for n in (l.w, l.b)}
+    used = {n for n in weights if not n.startswith("mlp.")} | {
+        n for layer in layers for n in (layer.w, layer.b)
+    }
     return attrs.evolve(
         module,
         weights={n: w for n, w in weights.items() if n in used},
@@ -134,11 +144,13 @@ def _drop_units(weights: dict[str, np.ndarray], layer: dense.MLPLayer, nxt: dens
     return True
 
 
-def _fuse_identity(module: dense.Module, weights: dict[str, np.ndarray], layers: list[dense.MLPLayer]) -> bool:
+def _fuse_identity(
+    module: dense.Module, weights: dict[str, np.ndarray], layers: list[dense.MLPLayer]
+) -> bool:
     """An expansion layer whose units each copy one 0/1 dim can be folded into the next."""
     first, second = layers[0], layers[1]
     w, b = weights[first.w], weights[first.b]
-    binary = set()
+    binary: set[int] = set()
     for slot in module.layout:
         dims = range(slot.start, slot.stop)
         binary.update(dims if slot.kind != sparse.NUMERICAL else dims[1:])
