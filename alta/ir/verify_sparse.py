@@ -5,8 +5,8 @@ one variable. Errors name the offender and quote its printed line.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from alta.errors import VerifyError
@@ -199,64 +199,10 @@ def _check_halt(module: sparse.Module, halt: sparse.Halt) -> None:
 
 
 def _check_conflicts(module: sparse.Module) -> None:
-    for i, j in conflicts(module)[:1]:
+    for i, j in itertools.islice(analysis.conflicts(module), 1):
         a, b = module.rules[i], module.rules[j]
         _fail(
             module,
             f"rules #{i} and #{j} can fire together and both write '%{a.var}'",
             f"{printer.rule_text(i, a)}\n    {printer.rule_text(j, b)}",
         )
-
-
-# --------------------------------------------------------------------------- conflicts
-
-_LEAF = 12
-
-
-def conflicts(
-    module: sparse.Module, reach: analysis.Reachable | None = None
-) -> list[tuple[int, int]]:
-    """The pairs `analysis.conflicts` yields, sorted, without comparing every pair.
-
-    Rules writing one variable are split by the value of the variable most of them read
-    (a rule without an atom on it goes to every part), until parts are small; only rules
-    in one part can fire together. Twelve thousand rules take a second, not minutes.
-    """
-    reach = reach if reach is not None else analysis.reachable_values(module)
-    rules = module.rules
-    by_var: dict[str, list[int]] = defaultdict(list)
-    for i, rule in enumerate(rules):
-        if analysis.can_fire(rule, reach):
-            by_var[rule.var].append(i)
-    found: set[tuple[int, int]] = set()
-    for members in by_var.values():
-        _split(rules, members, reach, frozenset(), found)
-    return sorted(found)
-
-
-def _split(
-    rules: Sequence[sparse.Rule],
-    members: list[int],
-    reach: analysis.Reachable,
-    used: frozenset[str],
-    found: set[tuple[int, int]],
-) -> None:
-    counts = Counter(a.var for i in members for a in rules[i].atoms if a.var not in used)
-    if len(members) <= _LEAF or not counts:
-        for x, i in enumerate(members):
-            for j in members[x + 1 :]:
-                if (i, j) not in found and analysis.can_fire_together(rules[i], rules[j], reach):
-                    found.add((i, j))
-        return
-    var = counts.most_common(1)[0][0]
-    parts: dict[Any, list[int]] = defaultdict(list)
-    free: list[int] = []
-    for i in members:
-        atom = rules[i].atom(var)
-        if atom is None:
-            free.append(i)
-            continue
-        for value in atom.values & reach[var]:
-            parts[value].append(i)
-    for part in parts.values() or [[]]:
-        _split(rules, sorted({*part, *free}), reach, used | {var}, found)
