@@ -33,11 +33,9 @@ class _Z:
         self,
         program: symbolic.Program,
         values: Mapping[str, Any],
-        variables: Mapping[str, symbolic.Var] | None = None,
     ) -> None:
         self._program = program
         self._values = values
-        self._variables = variables if variables is not None else program.vars
         self.writes: dict[str, Any] = {}
 
     def __getitem__(self, name: str) -> Any:
@@ -49,21 +47,26 @@ class _Z:
         return value
 
     def __setitem__(self, name: str, value: Any) -> None:
-        var = self._variables.get(name)
-        if var is None:
-            raise ProgramError(f"MLP function writes unknown variable '{name}'")
-        if name in self._program.head_outputs:
-            raise ProgramError(f"MLP function writes head output '{name}', which is read-only")
-        value = symbolic.normalise(var, value)
-        if value is None and not isinstance(var, symbolic.CategoricalVar):
-            raise ProgramError(
-                f"MLP function writes None to {var.kind} variable '{name}'; only categorical "
-                "variables can be set to None"
-            )
-        why = symbolic.value_error(var, value)
-        if why:
-            raise ProgramError(f"MLP function writes '{name}' := {why}")
-        self.writes[name] = value
+        self.writes[name] = checked_write(self._program, name, value)
+
+
+def checked_write(program: symbolic.Program, name: str, value: Any) -> Any:
+    """`value` as variable `name` will hold it, or a `ProgramError` saying why it cannot."""
+    var = program.vars.get(name)
+    if var is None:
+        raise ProgramError(f"MLP function writes unknown variable '{name}'")
+    if name in program.head_outputs:
+        raise ProgramError(f"MLP function writes head output '{name}', which is read-only")
+    value = symbolic.normalise(var, value)
+    if value is None and not isinstance(var, symbolic.CategoricalVar):
+        raise ProgramError(
+            f"MLP function writes None to {var.kind} variable '{name}'; only categorical "
+            "variables can be set to None"
+        )
+    why = symbolic.value_error(var, value)
+    if why:
+        raise ProgramError(f"MLP function writes '{name}' := {why}")
+    return value
 
 
 class FunctionRunner:
@@ -107,7 +110,7 @@ class FunctionRunner:
                 var,
                 np.int64(raw).view(np.float64) if isinstance(var, symbolic.NumericalVar) else raw,
             )
-        z = _Z(self.program, values, self.variables)
+        z = _Z(self.program, values)
         try:
             self.program.mlp.fn(z)  # type: ignore[union-attr]
         except UndefinedReadError as exc:

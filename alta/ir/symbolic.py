@@ -140,13 +140,13 @@ class Program:
     position_range: int | None = None
     halt: Halt | None = None
 
-    @property
-    def vars(self) -> Mapping[str, Var]:
-        return dict(self.variables)
+    # Derived once: the interpreter consults both on every layer.
+    vars: Mapping[str, Var] = attrs.field(init=False, eq=False, repr=False)
+    head_outputs: frozenset[str] = attrs.field(init=False, eq=False, repr=False)
 
-    @property
-    def head_outputs(self) -> frozenset[str]:
-        return frozenset(h.output for h in self.heads)
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "vars", dict(self.variables))
+        object.__setattr__(self, "head_outputs", frozenset(h.output for h in self.heads))
 
     def __str__(self) -> str:
         from alta.ir import printer

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import attrs
 
 from alta.errors import CompileError, ProgramError, UndefinedReadError
+from alta.interpreter_mlp import checked_write
 from alta.ir import domains as domain_inference
 from alta.ir import sparse, symbolic
 from alta.passes import base
@@ -279,11 +280,7 @@ class _Explorer:
         key = (name, value) if type(value) is int else None
         if key is not None and key in self.checked:
             return self.checked[key]
-        var = self.vars[name]
-        new = symbolic.normalise(var, value)
-        why = symbolic.value_error(var, new)
-        if why:
-            raise ProgramError(f"MLP function writes '{name}' := {why}")
+        new = checked_write(self.program, name, value)
         if key is not None:
             self.checked[key] = new
         return new
@@ -312,10 +309,8 @@ class _Exploring:
 
     def __setitem__(self, name: str, value: Any) -> None:
         explorer = self._explorer
-        if name not in explorer.vars:
-            raise ProgramError(f"MLP function writes unknown variable '{name}'")
-        if name in explorer.heads:
-            raise ProgramError(f"MLP function writes head output '{name}', which is read-only")
+        if name not in explorer.vars or name in explorer.heads:
+            checked_write(explorer.program, name, value)  # raises the interpreter's error
         if isinstance(value, Lazy):
             if value._z is not self:
                 fallback(self)

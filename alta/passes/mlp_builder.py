@@ -4,7 +4,8 @@ A rule unit computes clipped_relu(sum of its atoms' indicators - (atoms - 1)): 1
 every atom holds, else 0. Indicators are exact 0/1 linear forms of the layer's input:
 a categorical atom sums one-hot dims; a numerical atom is a difference of two step units
 (step_i(x) = [x > edge_i]); a set atom is a set-equality unit. Step and set units live in
-an expansion layer that exists only when some rule reads a numerical or set variable;
+an expansion layer that exists only when some rule reads or writes a numerical or set
+variable;
 categorical dims then pass through it unchanged (clipped_relu is the identity on 0/1).
 Each unit writes new - old into the residual, so a rule that may see several old values
 of its variable becomes one unit per reachable old value.
