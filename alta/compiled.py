@@ -68,7 +68,7 @@ class CompiledModel:
 
     def _check(self, tokens: np.ndarray, lengths: np.ndarray) -> None:
         limit = self.ir.position_range
-        if limit is not None and tokens.shape[1] > limit and lengths.max(initial=0) > limit:
+        if limit is not None and lengths.max(initial=0) > limit:
             raise InputError(
                 f"a sequence has length {int(lengths.max())} but the model has "
                 f"position_range {limit}"
