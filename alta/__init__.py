@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from alta import lang
-from alta.errors import AltaError
+from alta.errors import AltaError, CompileWarning
 from alta.interpreter import interpret
 from alta.ir.symbolic import Program
 
-__all__ = ["AltaError", "Program", "compile", "interpret", "lang"]
+__all__ = ["AltaError", "CompileWarning", "Program", "compile", "interpret", "lang"]
 __version__ = "0.1.0"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import attrs
@@ -10,7 +11,8 @@ import numpy as np
 from alta import passes
 from alta.backends import base
 from alta.compiled import CompiledModel
-from alta.errors import CompileError
+from alta.errors import CompileError, CompileWarning, PassError
+from alta.inputs import check_max_layers
 from alta.ir import dense, sparse, symbolic
 
 
@@ -22,11 +24,18 @@ def compile(
     device: str | None = None,
     dtype: str = "float32",
     instrument: Any = None,
+    strict: bool = False,
     **backend_options: Any,
 ) -> CompiledModel:
-    """Compile `program` through `pipeline` and build it with `backend`."""
+    """Compile `program` through `pipeline` and build it with `backend`.
+
+    Undefined behaviour the compiler drops or tolerates (ill-typed writes, raising paths,
+    rule pairs it cannot prove disjoint) gives one `CompileWarning` each; `strict=True`
+    makes each a `CompileError` (docs/semantics.md).
+    """
+    max_layers = check_max_layers(max_layers)
     text = passes.DEFAULT_PIPELINE if pipeline == "default" else pipeline
-    stages = passes.run_pipeline(program, text, instrument=instrument)
+    stages = _run_pipeline(program, text, instrument, strict)
     module = stages[-1]
     if not isinstance(module, dense.Module):
         level = passes.level_of(module)
@@ -45,6 +54,20 @@ def compile(
     )
 
 
+def _run_pipeline(program: symbolic.Program, text: str, instrument: Any, strict: bool) -> list[Any]:
+    if not strict:
+        return passes.run_pipeline(program, text, instrument=instrument)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        try:
+            return passes.run_pipeline(program, text, instrument=instrument)
+        except PassError as exc:
+            if isinstance(exc.__cause__, CompileWarning):
+                why = str(exc.__cause__).replace(" Pass strict=True to make this an error.", "")
+                raise CompileError(f"strict=True: {why}") from exc.__cause__
+            raise
+
+
 def statistics(module: dense.Module, sparse_ir: sparse.Module | None) -> dict[str, Any]:
     """Model sizes: rules, d_model, MLP widths, heads, parameters and nonzeros."""
     arrays = list(module.weights.values())
@@ -53,6 +76,7 @@ def statistics(module: dense.Module, sparse_ir: sparse.Module | None) -> dict[st
         "d_model": module.d_model,
         "mlp_widths": list(module.mlp_widths),
         "heads": len(module.loop.attention.heads),
+        "attention_stages": len(module.loop.attention.stages),
         "params": int(sum(a.size for a in arrays)),
         "nonzeros": int(sum(np.count_nonzero(a) for a in arrays)),
     }

@@ -26,6 +26,11 @@ class InputError(InterpreterError):
     """An input sequence does not fit the program (bad token, too long)."""
 
 
+class IllTypedWriteError(InterpreterError):
+    """A rule or MLP-function path wrote a value outside its variable's range (undefined
+    behaviour: the compiler drops such writes)."""
+
+
 class UndefinedReadError(InterpreterError):
     """An MLP function read a variable whose value is undefined (None)."""
 
@@ -36,6 +41,10 @@ class RuleConflictError(InterpreterError):
 
 class UndefinedBehaviourError(InterpreterError):
     """Strict mode found behaviour on which compiled models may differ from the interpreter."""
+
+
+class CompileWarning(UserWarning):
+    """The compiler dropped or tolerated undefined behaviour; `strict=True` makes it an error."""
 
 
 class CompileError(AltaError):

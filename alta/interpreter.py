@@ -1,8 +1,9 @@
-"""The reference interpreter: the semantics of DESIGN §4, batched with numpy. The oracle.
+"""The reference interpreter, batched with numpy: the oracle (docs/semantics.md).
 
-One layer is attention (every head reads the pre-attention state), then the MLP (every
-write applied at once), then every head output is cleared to None. A sequence halts when
-every position holds `halt_var == halt_value`; a halted sequence is frozen.
+One layer is attention (heads in declaration order; each reads the pre-attention state
+and the outputs of the heads declared before it), then the MLP (every write applied at
+once), then every head output is cleared to None. A sequence halts when every position
+holds `halt_var == halt_value`; a halted sequence is frozen.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import numpy as np
 from alta import interpreter_mlp as mlp
 from alta import interpreter_state as st
 from alta.errors import InterpreterError, UndefinedBehaviourError
+from alta.inputs import DEFAULT_MAX_LAYERS, as_batch, check_max_layers
 from alta.ir import symbolic
 
 #: Without max_layers, a program that neither halts nor reaches a fixed point stops here.
-UNBOUNDED_LAYER_CAP = 100_000
+UNBOUNDED_LAYER_CAP = DEFAULT_MAX_LAYERS
 
 
 @attrs.frozen
@@ -40,18 +42,9 @@ def interpret(
     strict: bool = False,
 ) -> list[Any]:
     """Run `program` on one sequence (a list of ints) or a batch (a list of lists)."""
-    single = is_single(inputs)
-    result = run(
-        program, [list(inputs)] if single else [list(s) for s in inputs], max_layers, strict=strict
-    )
+    single, batch = as_batch(inputs)
+    result = run(program, batch, max_layers, strict=strict)
     return result.outputs[0] if single else result.outputs
-
-
-def is_single(inputs: Sequence[Any]) -> bool:
-    """A list of ints (or an empty list) is one sequence; a list of lists is a batch."""
-    if isinstance(inputs, np.ndarray):
-        return inputs.ndim == 1
-    return len(inputs) == 0 or not isinstance(inputs[0], Sequence | np.ndarray)
 
 
 def run(
@@ -67,8 +60,7 @@ def run(
             f"program '{program.name}' has no halt spec: pass max_layers=N to say how many "
             "layers to run"
         )
-    if max_layers is not None and max_layers < 0:
-        raise InterpreterError(f"max_layers must be >= 0, got {max_layers}")
+    max_layers = check_max_layers(max_layers)
     tokens, valid = st.pad_inputs(program, inputs)
     state = st.initial_state(program, tokens, valid)
     step = mlp_step(program)
@@ -119,8 +111,10 @@ def run_layer(
     if batch_index is None:
         batch_index = np.arange(valid.shape[0])
     after_attn = dict(state)
-    for head in program.heads:
-        after_attn[head.output] = attend(program, head, state, valid, layer, strict, batch_index)
+    for head in program.heads:  # in declaration order: a head may read earlier heads' outputs
+        after_attn[head.output] = attend(
+            program, head, after_attn, valid, layer, strict, batch_index
+        )
     where_b, where_i = np.nonzero(valid)
     where = np.stack([batch_index[where_b], where_i], axis=1)
     flat = {n: a[where_b, where_i] for n, a in after_attn.items()}
@@ -174,8 +168,10 @@ def attend(
             out = np.where(count > 0, total / np.maximum(count, 1), np.nan)
         out = np.where(nones > 0, np.nan, out)
         return np.where(valid, out, np.nan)
-    picked = np.take_along_axis(v, pos.astype(np.int64), axis=1) if v.shape[1] else pos
-    return np.where(valid & (count == 1), picked, st.NONE_INT)
+    one = valid & (count == 1)  # zero or several selected positions give None
+    index = np.where(one, pos, 0).astype(np.int64)
+    picked = np.take_along_axis(v, index, axis=1) if v.shape[1] else index
+    return np.where(one, picked, st.NONE_INT)
 
 
 def _match(q: np.ndarray, k: np.ndarray, is_set: bool) -> np.ndarray:

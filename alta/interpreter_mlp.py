@@ -15,6 +15,7 @@ import numpy as np
 from alta import interpreter_state as st
 from alta.errors import (
     AltaError,
+    IllTypedWriteError,
     InterpreterError,
     ProgramError,
     RuleConflictError,
@@ -51,21 +52,17 @@ class _Z:
 
 
 def checked_write(program: symbolic.Program, name: str, value: Any) -> Any:
-    """`value` as variable `name` will hold it, or a `ProgramError` saying why it cannot."""
+    """`value` as variable `name` will hold it. A write to an unknown variable or a head
+    output is a `ProgramError`; an ill-typed value, an `IllTypedWriteError`."""
     var = program.vars.get(name)
     if var is None:
         raise ProgramError(f"MLP function writes unknown variable '{name}'")
     if name in program.head_outputs:
         raise ProgramError(f"MLP function writes head output '{name}', which is read-only")
     value = symbolic.normalise(var, value)
-    if value is None and not isinstance(var, symbolic.CategoricalVar):
-        raise ProgramError(
-            f"MLP function writes None to {var.kind} variable '{name}'; only categorical "
-            "variables can be set to None"
-        )
-    why = symbolic.value_error(var, value)
+    why = symbolic.write_error(var, value)
     if why:
-        raise ProgramError(f"MLP function writes '{name}' := {why}")
+        raise IllTypedWriteError(f"the MLP function writes '{name}' := {why}")
     return value
 
 
@@ -119,6 +116,10 @@ class FunctionRunner:
                 f"(None) at {_describe(where)}; guard the read on a variable that says "
                 "whether it is defined"
             ) from None
+        except IllTypedWriteError as exc:
+            raise IllTypedWriteError(
+                f"layer {layer}: {exc} at {_describe(where)} (state {_state(values)})"
+            ) from None
         except AltaError:
             raise
         except Exception as exc:
@@ -129,6 +130,12 @@ class FunctionRunner:
         writes = {n: st.encode(self.variables[n], v) for n, v in z.writes.items()}
         self.cache[row] = writes
         return writes
+
+
+def _state(values: Mapping[str, Any]) -> str:
+    shown = [f"{n}={symbolic.fmt_value(v)}" for n, v in values.items() if v is not None]
+    text = ", ".join(shown[:12])
+    return "{" + text + (", ..." if len(shown) > 12 else "") + "}"
 
 
 def _distinct_rows(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -156,6 +163,14 @@ class RuleTable:
         self.program = program
         self.rules = program.mlp.rules
         variables = program.vars
+        #: Rules whose write is ill-typed: firing one is an error (undefined behaviour).
+        self.ill_typed = {
+            i: why
+            for i, r in enumerate(self.rules)
+            if (why := symbolic.write_error(variables[r.var], r.new))
+        }
+        self.ill_typed_mask = np.zeros(len(self.rules), dtype=bool)
+        self.ill_typed_mask[list(self.ill_typed)] = True
         self.written = sorted({r.var for r in self.rules})
         index = {n: i for i, n in enumerate(self.written)}
         self.var_of_rule = np.asarray([index[r.var] for r in self.rules], dtype=np.int64)
@@ -163,8 +178,10 @@ class RuleTable:
         self.new_raw: dict[str, np.ndarray] = {
             n: np.asarray(
                 [
-                    st.encode(variables[n], r.new) if r.var == n else st.none_of(variables[n])
-                    for r in self.rules
+                    st.encode(variables[n], r.new)
+                    if r.var == n and i not in self.ill_typed
+                    else st.none_of(variables[n])
+                    for i, r in enumerate(self.rules)
                 ],
                 dtype=st.dtype_of(variables[n]),
             )
@@ -236,6 +253,13 @@ class RuleTable:
                 raise RuleConflictError(
                     f"layer {layer}: rules #{a} ({self.rules[a]}) and #{b} ({self.rules[b]}) "
                     f"both fired at {_describe(where[clash])} and both write '{name}'"
+                )
+            bad = np.flatnonzero(self.ill_typed_mask[r])
+            if len(bad):
+                a = int(r[bad[0]])
+                raise IllTypedWriteError(
+                    f"layer {layer}: rule #{a} ({self.rules[a]}) fired at "
+                    f"{_describe(where[p[bad[0]]])} and writes '{name}' := {self.ill_typed[a]}"
                 )
             writes[name] = (p, self.new_raw[name][r])
         return writes

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from alta.errors import InputError
+from alta import inputs as inputs_mod
 from alta.ir import symbolic
 
 NONE_INT = -1
@@ -52,26 +52,10 @@ def is_none(var: symbolic.Var, arr: np.ndarray) -> np.ndarray:
 
 def pad_inputs(program: symbolic.Program, inputs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     """Check the inputs and pad them into tokens [B, N] and a validity mask."""
-    lengths = [len(seq) for seq in inputs]
-    n = max(lengths, default=0)
-    tokens = np.zeros((len(inputs), n), dtype=np.int64)
-    for b, seq in enumerate(inputs):
-        limit = program.position_range
-        if limit is not None and len(seq) > limit:
-            raise InputError(
-                f"sequence {b} has length {len(seq)} but program '{program.name}' has "
-                f"position_range {limit}; shorten it or raise position_range"
-            )
-        for i, token in enumerate(seq):
-            if isinstance(token, bool) or not isinstance(token, int | np.integer):
-                raise InputError(f"sequence {b}, position {i}: token {token!r} is not an int")
-            if not 0 <= token < program.input_range:
-                raise InputError(
-                    f"sequence {b}, position {i}: token {token} is outside "
-                    f"input_range {program.input_range} of program '{program.name}'"
-                )
-        tokens[b, : len(seq)] = seq
-    valid = np.arange(n)[None, :] < np.asarray(lengths, dtype=np.int64)[:, None]
+    tokens, lengths = inputs_mod.pad(
+        inputs, program.input_range, program.position_range, f"program '{program.name}'"
+    )
+    valid = np.arange(tokens.shape[1])[None, :] < lengths[:, None]
     return tokens, valid
 
 

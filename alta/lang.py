@@ -78,7 +78,7 @@ def set_var(
     position_init_fn: Callable[[int], Any] | None = None,
 ) -> symbolic.SetVar:
     """A set variable (a frozenset of ints below `range`); usable as an attention query."""
-    vals = None if values is None else tuple(frozenset(v) for v in values)
+    vals = None if values is None else _distinct_sets(values)
     return symbolic.SetVar(
         range=range,
         values=vals,
@@ -86,6 +86,14 @@ def set_var(
         input_init_fn=input_init_fn,
         position_init_fn=position_init_fn,
     )
+
+
+def _distinct_sets(values: Any) -> tuple[frozenset[int], ...]:
+    """Each value once, in the given order; a set of values in a fixed (sorted) order."""
+    sets = [frozenset(v) for v in values]
+    if isinstance(values, set | frozenset):
+        sets.sort(key=lambda v: (len(v), sorted(v)))
+    return tuple(dict.fromkeys(sets))
 
 
 @attrs.frozen
@@ -195,13 +203,25 @@ def all_variables(
 ) -> dict[str, symbolic.Var]:
     """The user's variables, then `relative_qk` if a head needs it, then head outputs."""
     result = dict(variables)
+    for name in symbolic.RESERVED_NAMES:
+        if name in result:
+            raise ProgramError(
+                f"variable '{name}' uses a reserved name (v_relative heads read it); "
+                "rename the variable"
+            )
     if any(symbolic.RELATIVE_QK in (h.query, h.key) for h in heads.values()):
-        result.setdefault(symbolic.RELATIVE_QK, symbolic.CategoricalVar(range=1, default=0))
+        result[symbolic.RELATIVE_QK] = symbolic.CategoricalVar(range=1, default=0)
     for out, head in heads.items():
         if out in result:
             raise ProgramError(f"head output '{out}' is already a variable; pick a new name")
         if head.value not in result:
-            raise ProgramError(f"head '{out}': value names unknown variable '{head.value}'")
+            later = head.value in heads
+            raise ProgramError(
+                f"head '{out}': value '{head.value}' is the output of head '{head.value}', "
+                "declared after it; a head may read only heads declared before it"
+                if later
+                else f"head '{out}': value names unknown variable '{head.value}'"
+            )
         result[out] = _output_spec(result[head.value], head.output_spec)
     return result
 

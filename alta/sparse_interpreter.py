@@ -1,4 +1,4 @@
-"""Run an IR2 module directly: the semantics of DESIGN §4 with `var in {...}` rules.
+"""Run an IR2 module directly: the semantics of docs/semantics.md with `var in {...}` rules.
 
 Passes over IR2 are checked with it (a pass must not change what a module computes), and
 `minimize-rules{dataset=...}` uses it to find the rules a dataset fires.
@@ -14,6 +14,7 @@ import numpy as np
 from alta import interpreter, interpreter_mlp
 from alta import interpreter_state as st
 from alta.errors import InterpreterError, RuleConflictError
+from alta.inputs import DEFAULT_MAX_LAYERS
 from alta.ir import sparse, symbolic
 
 
@@ -56,7 +57,7 @@ def run(module: sparse.Module, inputs: list[list[int]], max_layers: int | None =
         raise InterpreterError(f"module '{module.name}' has no halt spec: pass max_layers")
     tokens, valid = st.pad_inputs(shell, inputs)
     state = _initial(module, shell, tokens, valid)
-    limit = interpreter.UNBOUNDED_LAYER_CAP if max_layers is None else max_layers
+    limit = DEFAULT_MAX_LAYERS if max_layers is None else max_layers
     layers = np.zeros(len(inputs), dtype=np.int64)
     active = np.ones(len(inputs), dtype=bool)
     fired: set[int] = set()
@@ -113,8 +114,8 @@ def _layer(
     after = dict(state)
     batch_index = np.arange(valid.shape[0])
     for head in shell.heads:
-        after[head.output] = interpreter.attend(
-            shell, head, state, valid, layer, False, batch_index
+        after[head.output] = interpreter.attend(  # declaration order: chains see earlier heads
+            shell, head, after, valid, layer, False, batch_index
         )
     new = {n: a.copy() for n, a in state.items()}
     written: dict[str, np.ndarray] = {}

@@ -141,7 +141,7 @@ def bench_one(
         times, layers = [], None
         for _ in range(reps):
             t0 = time.perf_counter()
-            _, layers = model.run(tokens, lengths)
+            layers = model.run(tokens, lengths).layers
             times.append(time.perf_counter() - t0)
         median = statistics.median(times)
         token_layers = float(np.sum(lengths * layers))

@@ -86,7 +86,7 @@ def test_library_outputs_and_layers_match_interpreter(name: str) -> None:
     want = interpreter.run(_program(name), batch, case.max_layers)
     assert model(batch) == want.outputs
     tokens, lengths = model.pad(batch)
-    _, layers = model.run(tokens, lengths)
+    layers = model.run(tokens, lengths).layers
     np.testing.assert_array_equal(layers, want.layers)
     # The graph's own `output` decodes the readout slot like alta.ir.dense.decode.
     residual, graph_layers, output = _raw(model, batch)
@@ -100,7 +100,7 @@ def test_library_residuals_match_numpy_at_every_layer(name: str) -> None:
     model = _model(name)
     batch = case.generate(np.random.default_rng(7), N_RESIDUAL) + case.edge_cases()[-1:]
     tokens, lengths = model.pad(batch)
-    layers = int(model.run(tokens, lengths)[1].max()) + 1  # one more: all halted, frozen
+    layers = int(model.run(tokens, lengths).layers.max()) + 1  # one more: all halted, frozen
     got = model.residuals(batch, layers)
     want = _numpy(model).residuals(batch, layers)
     assert got.shape == want.shape == (layers + 1, *tokens.shape, model.ir.d_model)

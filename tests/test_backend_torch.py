@@ -20,7 +20,7 @@ from alta import programs  # noqa: E402
 from alta.backends import numpy_backend, torch_backend  # noqa: E402
 from alta.compiled import CompiledModel  # noqa: E402
 from alta.errors import BackendError  # noqa: E402
-from alta.interpreter import UNBOUNDED_LAYER_CAP  # noqa: E402
+from alta.inputs import DEFAULT_MAX_LAYERS  # noqa: E402
 from alta.ir import symbolic  # noqa: E402
 
 pytestmark = pytest.mark.backend("torch")
@@ -82,7 +82,7 @@ def assert_matches_numpy(name: str, dtype: str, atol: float) -> None:
     batch = inputs(name, RUN_INPUTS, seed=1)
     tokens, lengths = model.pad(batch)
     reference = numpy_twin(model, dtype)
-    max_layers = model.max_layers if model.max_layers is not None else UNBOUNDED_LAYER_CAP
+    max_layers = model.max_layers if model.max_layers is not None else DEFAULT_MAX_LAYERS
     x, layers = model.executor.run(tokens, lengths, max_layers)
     x_ref, layers_ref = reference.run(tokens, lengths, max_layers)
     np.testing.assert_array_equal(layers, layers_ref)

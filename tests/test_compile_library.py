@@ -44,7 +44,7 @@ def test_compiled_answers_the_task(name: str) -> None:
 def test_layers_match_interpreter(name: str) -> None:
     case, inputs, _, model = _case(name)
     tokens, lengths = model.pad(inputs)
-    _, layers = model.run(tokens, lengths)
+    layers = model.run(tokens, lengths).layers
     want = interpreter.run(case.build(), inputs, case.max_layers).layers
     np.testing.assert_array_equal(layers, want)
 

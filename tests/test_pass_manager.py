@@ -437,7 +437,7 @@ def test_sparse_conflicts_quote_both_rules(sparse_module: sparse.Module) -> None
     extra = sparse.Rule((sparse.Atom("done", frozenset({0})),), "parity", 1)
     broken = attrs.evolve(sparse_module, rules=(*sparse_module.rules, extra))
     with pytest.raises(VerifyError) as info:
-        verify_sparse.verify_sparse(broken)
+        verify_sparse.verify_sparse(broken, check_conflicts=True)
     msg = str(info.value)
     first = min(i for i, r in enumerate(sparse_module.rules) if r.var == "parity")
     new = len(sparse_module.rules)

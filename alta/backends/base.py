@@ -34,7 +34,13 @@ class Executor(Protocol):
     def run(
         self, tokens: np.ndarray, lengths: np.ndarray, max_layers: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Final residual [B, N, d] and layers run per sequence [B], halting per sequence."""
+        """Final residual [B, N, d] and layers per sequence [B].
+
+        Each sequence stops on its own when it halts, or when a layer leaves its real
+        positions exactly unchanged (a fixed point: it is frozen there). The layer count
+        is the interpreter's: the layers run until a sequence halted, and max_layers for
+        a sequence that did not halt (it ran out, or sits at a fixed point).
+        """
         ...
 
     def residuals(self, tokens: np.ndarray, lengths: np.ndarray, layers: int) -> np.ndarray:

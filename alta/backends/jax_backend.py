@@ -4,8 +4,10 @@
 is `apply(params, tokens, lengths, max_layers) -> (x, layers)`, jitted with the module's
 structure closed over. `max_layers` is traced, so one compile serves every layer limit;
 the layer loop is a `lax.while_loop` over the whole batch that freezes halted sequences
-with `jnp.where` and stops once every sequence has halted, which reproduces the per-sequence
-halting of the numpy reference (`alta.backends.numpy_backend`). `JaxExecutor.layer` is one
+(and sequences at a fixed point: a layer left their real positions exactly unchanged)
+with `jnp.where` and stops once every sequence is done, which reproduces the per-sequence
+halting of the numpy reference (`alta.backends.numpy_backend`); a sequence that did not
+halt reports max_layers layers. Attention runs stage by stage (`alta.ir.dense`). `JaxExecutor.layer` is one
 layer as a pure function; reverse-mode `jax.grad` cannot go through a `while_loop`, so
 differentiate `layer` (or use forward mode, `jax.jacfwd`, on `apply`).
 
@@ -42,7 +44,7 @@ OPTIONS = ("bucket",)
 _INT32_MAX = np.iinfo(np.int32).max
 
 Params = dict[str, jax.Array]
-Carry = tuple[jax.Array, jax.Array, jax.Array, jax.Array]  # x, halted, layers, step
+Carry = tuple[jax.Array, jax.Array, jax.Array, jax.Array]  # x, done, layers, step
 
 
 class JaxBackend(base.Backend):
@@ -167,10 +169,11 @@ def make_layer(module: dense.Module) -> Callable[[Params, jax.Array, jax.Array],
     loop = module.loop
 
     def layer(params: Params, x: jax.Array, valid: jax.Array) -> jax.Array:
-        update = jnp.zeros_like(x)
-        for head in loop.attention.heads:
-            update = update + _attend(params, head, x, valid) @ params[head.wo]
-        x = x + update
+        for stage in loop.attention.stages:
+            update = jnp.zeros_like(x)
+            for head in stage:
+                update = update + _attend(params, head, x, valid) @ params[head.wo]
+            x = x + update
         h = x
         for mlp_layer in loop.mlp.layers:
             h = h @ params[mlp_layer.w] + params[mlp_layer.b]
@@ -193,22 +196,25 @@ def make_halted(module: dense.Module) -> Callable[[jax.Array, jax.Array], jax.Ar
 
 
 def make_step(module: dense.Module) -> Callable[..., tuple[jax.Array, jax.Array]]:
-    """One layer for the whole batch; halted sequences keep their residual."""
+    """One layer for the whole batch; done sequences keep their residual, and a sequence
+    is done once it halts or reaches a fixed point."""
     layer, halt_test = make_layer(module), make_halted(module)
 
     def step(
-        params: Params, x: jax.Array, halted: jax.Array, valid: jax.Array
+        params: Params, x: jax.Array, done: jax.Array, valid: jax.Array
     ) -> tuple[jax.Array, jax.Array]:
         x_new = layer(params, x, valid)
-        x = jnp.where(halted[:, None, None], x, x_new)
-        return x, halted | halt_test(x_new, valid)
+        same = ((x_new == x) | ~valid[:, :, None]).all(axis=(1, 2))
+        x = jnp.where(done[:, None, None], x, x_new)
+        return x, done | halt_test(x_new, valid) | same
 
     return step
 
 
 def make_apply(module: dense.Module) -> Callable[..., tuple[jax.Array, jax.Array]]:
-    """`apply(params, tokens [B,N], lengths [B], max_layers) -> (x [B,N,d], layers [B])`."""
-    embed, step = make_embed(module), make_step(module)
+    """`apply(params, tokens [B,N], lengths [B], max_layers) -> (x [B,N,d], layers [B])`;
+    layers is max_layers for a sequence that did not halt."""
+    embed, step, halt_test = make_embed(module), make_step(module), make_halted(module)
 
     def apply(
         params: Params, tokens: jax.Array, lengths: jax.Array, max_layers: jax.Array | int
@@ -218,18 +224,19 @@ def make_apply(module: dense.Module) -> Callable[..., tuple[jax.Array, jax.Array
         b = tokens.shape[0]
 
         def cond(carry: Carry) -> jax.Array:
-            _, halted, _, i = carry
-            return (i < max_layers) & ~halted.all()
+            _, done, _, i = carry
+            return (i < max_layers) & ~done.all()
 
         def body(carry: Carry) -> Carry:
-            x, halted, layers, i = carry
-            layers = layers + (~halted).astype(layers.dtype)
-            x, halted = step(params, x, halted, valid)
-            return x, halted, layers, i + 1
+            x, done, layers, i = carry
+            layers = layers + (~done).astype(layers.dtype)
+            x, done = step(params, x, done, valid)
+            return x, done, layers, i + 1
 
         start: Carry = (x0, jnp.zeros(b, dtype=bool), jnp.zeros(b, dtype=jnp.int32), jnp.int32(0))
         x, _, layers, _ = jax.lax.while_loop(cond, body, start)
-        return x, layers
+        limit = jnp.asarray(max_layers, dtype=layers.dtype)
+        return x, jnp.where(halt_test(x, valid), layers, limit)
 
     return apply
 
@@ -276,10 +283,10 @@ class JaxExecutor:
         with precision(self.x64):
             valid = jnp.arange(padded_tokens.shape[1])[None, :] < padded_lengths[:, None]
             x = self._embed(self.params, padded_tokens)
-            halted = jnp.zeros(padded_tokens.shape[0], dtype=bool)
+            done = jnp.zeros(padded_tokens.shape[0], dtype=bool)
             out = [np.asarray(x)[:b, :n]]
             for _ in range(layers):
-                x, halted = self._step(self.params, x, halted, valid)
+                x, done = self._step(self.params, x, done, valid)
                 out.append(np.asarray(x)[:b, :n])
         return np.stack(out)
 

@@ -46,26 +46,33 @@ class NumpyExecutor:
             x = x + np.concatenate([table, pad])[None]
         return x
 
+    def attend(self, head: dense.Head, x: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """One head's contribution to the residual: softmax over its allowed keys and
+        the null slot (value 0), times Wo."""
+        w, n = self.weights, x.shape[1]
+        q = x @ w[head.wq] + w[head.bq]
+        k = x @ w[head.wk] + w[head.bk]
+        v = x @ w[head.wv] + w[head.bv]
+        logits = q @ k.transpose(0, 2, 1)
+        allowed = valid[:, None, :]
+        if head.offsets is not None:
+            offset = np.arange(n)[None, :] - np.arange(n)[:, None]
+            allowed = allowed & np.isin(offset, head.offsets)[None]
+        logits = np.where(allowed, logits, -np.inf)
+        null = self.dtype.type(head.null_logit)
+        top = np.maximum(logits.max(axis=2, initial=-np.inf), null)
+        weights = np.exp(logits - top[..., None])
+        total = weights.sum(axis=2) + np.exp(null - top)
+        return ((weights @ v) / total[..., None]) @ w[head.wo]  # type: ignore[no-any-return]
+
     def layer(self, x: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """Each attention stage on the x the stages before it left, then the MLP."""
         w, loop = self.weights, self.module.loop
-        n = x.shape[1]
-        update = np.zeros_like(x)
-        for head in loop.attention.heads:
-            q = x @ w[head.wq] + w[head.bq]
-            k = x @ w[head.wk] + w[head.bk]
-            v = x @ w[head.wv] + w[head.bv]
-            logits = q @ k.transpose(0, 2, 1)
-            allowed = valid[:, None, :]
-            if head.offsets is not None:
-                offset = np.arange(n)[None, :] - np.arange(n)[:, None]
-                allowed = allowed & np.isin(offset, head.offsets)[None]
-            logits = np.where(allowed, logits, -np.inf)
-            null = self.dtype.type(head.null_logit)
-            top = np.maximum(logits.max(axis=2, initial=-np.inf), null)
-            weights = np.exp(logits - top[..., None])
-            total = weights.sum(axis=2) + np.exp(null - top)
-            update = update + ((weights @ v) / total[..., None]) @ w[head.wo]
-        x = x + update
+        for stage in loop.attention.stages:
+            update = np.zeros_like(x)
+            for head in stage:
+                update = update + self.attend(head, x, valid)
+            x = x + update
         h = x
         for layer in loop.mlp.layers:
             h = h @ w[layer.w] + w[layer.b]
@@ -82,6 +89,8 @@ class NumpyExecutor:
     def run(
         self, tokens: np.ndarray, lengths: np.ndarray, max_layers: int
     ) -> tuple[np.ndarray, np.ndarray]:
+        """A sequence stops when it halts or reaches a fixed point (a layer leaves its real
+        positions exactly as they were); one that has not halted reports max_layers."""
         valid = np.arange(tokens.shape[1])[None, :] < lengths[:, None]
         x = self.embed(tokens)
         layers = np.zeros(len(tokens), dtype=np.int64)
@@ -90,11 +99,13 @@ class NumpyExecutor:
             idx = np.flatnonzero(active)
             if not len(idx):
                 break
-            x_new = self.layer(x[idx], valid[idx])
+            x_old, sub_valid = x[idx], valid[idx]
+            x_new = self.layer(x_old, sub_valid)
             x[idx] = x_new
             layers[idx] += 1
-            active[idx[self.halted(x_new, valid[idx])]] = False
-        return x, layers
+            same = ((x_new == x_old) | ~sub_valid[..., None]).all(axis=(1, 2))
+            active[idx[self.halted(x_new, sub_valid) | same]] = False
+        return x, np.where(self.halted(x, valid), layers, max_layers)
 
     def residuals(self, tokens: np.ndarray, lengths: np.ndarray, layers: int) -> np.ndarray:
         valid = np.arange(tokens.shape[1])[None, :] < lengths[:, None]

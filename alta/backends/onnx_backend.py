@@ -16,7 +16,7 @@ import numpy as np
 
 from alta.backends import base
 from alta.errors import BackendError
-from alta.interpreter import UNBOUNDED_LAYER_CAP
+from alta.inputs import DEFAULT_MAX_LAYERS
 from alta.ir import dense
 
 _OPSET = 17  # onnx_graph.OPSET, without importing onnx
@@ -133,7 +133,7 @@ class OnnxExecutor:
         import onnxruntime as ort
 
         limit = self.module.loop.max_layers
-        default = limit if limit is not None else UNBOUNDED_LAYER_CAP
+        default = limit if limit is not None else DEFAULT_MAX_LAYERS
         model = to_onnx(
             self.module,
             default,

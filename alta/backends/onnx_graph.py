@@ -5,17 +5,22 @@ The graph computes exactly the program of `alta.ir.dense`'s docstring:
     inputs   tokens int64 [batch, seq], lengths int64 [batch],
              max_layers int64 [] (an overridable initializer: its stored value is the
              default, and a feed replaces it, so one file serves any layer limit)
-    outputs  residual [batch, seq, d_model] (float32 or float64), layers int64 [batch],
+    outputs  residual [batch, seq, d_model] (float32 or float64), layers int64 [batch]
+             (the layers run until a sequence halted; max_layers if it did not halt),
              output [batch, seq]: the decoded readout slot, int64 with -1 for None
              (categorical), float64 with NaN for None (numerical), or an int64 bitmask
-             with bit m set when member m is in the set (set)
+             with bit m set when member m is in the set (set),
+             halted bool [batch] (false: the sequence has not finished; all true for a
+             program without a halt test),
              residuals [max_layers + 1, batch, seq, d_model] (only with residuals=True)
 
 The shared layer is one ONNX `Loop` whose trip count is `max_layers` and whose condition
 is "some sequence is still running". Like the numpy reference, its body gathers the
-running sequences, runs a layer on them and scatters the result back (ScatterND), so a
-halted sequence stays frozen and costs nothing. With residuals=True the loop runs all
-`max_layers` iterations and emits every layer's stream as a scan output.
+running sequences, runs a layer on them (attention stage by stage, then the MLP) and
+scatters the result back (ScatterND), so a halted sequence stays frozen and costs
+nothing; so does a sequence at a fixed point (a layer left its real positions exactly
+unchanged). With residuals=True the loop runs all `max_layers` iterations and emits
+every layer's stream as a scan output.
 Softmax is written out, with weights under exp(-80) dropped (see `_GraphBuilder.attend`).
 Weights are initializers under their IR3 names; helper values are named `alta/...`.
 lean=True (what the onnx backend runs) skips adding all-zero biases, ~10% faster; the
@@ -169,7 +174,8 @@ class _GraphBuilder:
         ]
         out, out_elem = self.readout(final["x"])
         outputs.append(helper.make_tensor_value_info(out, out_elem, ["batch", "seq"]))
-        names = ["residual", "layers", "output"]
+        outputs.append(helper.make_tensor_value_info(final["halted"], _BOOL, ["batch"]))
+        names = ["residual", "layers", "output", "halted"]
         if self.residuals:
             stacked = self.op(
                 "Concat", self.op("Unsqueeze", x0, self.ints(0)), final["scan"], axis=0
@@ -242,8 +248,9 @@ class _GraphBuilder:
         index = self.op("Squeeze", self.op("NonZero", active), self.ints(0), hint="running")
         where = self.op("Unsqueeze", index, self.ints(1))  # [A, 1] for ScatterND
         valid = self.op("Gather", self.valid, index, axis=0)
-        x_new = self.layer(self.op("Gather", x, index, axis=0), valid)
-        running = self.running(x_new, valid)
+        x_old = self.op("Gather", x, index, axis=0)
+        x_new = self.layer(x_old, valid)
+        running = self.op("And", self.running(x_new, valid), self.changed(x_old, x_new, valid))
         outs = [
             self.op("Identity", cond) if self.residuals else "",
             self.op("ScatterND", x, where, x_new),
@@ -280,36 +287,49 @@ class _GraphBuilder:
                 "Loop", [trips, cond0, x0, layers0, active0], loop_out, body=body, name="layer_loop"
             )
         )
+        # As in the interpreter, a sequence that did not halt reports max_layers layers.
+        ran = result["layers"]
+        if self.module.loop.halt is None:
+            result["halted"] = self.op("Expand", self.const(True, np.bool_), shape_b)
+            result["layers"] = self.op("Expand", trips, shape_b, hint="layers")
+        else:
+            result["halted"] = self.op("Not", self.running(result["x"], self.valid))
+            result["layers"] = self.op("Where", result["halted"], ran, trips, hint="layers")
         return result
 
     def layer(self, x: str, valid: str) -> str:
-        """One layer for a batch of running sequences: every head on x, then the MLP."""
+        """One layer for a batch of running sequences: each attention stage on the x the
+        stages before it left, then the MLP."""
         loop = self.module.loop
         # Masks are added to the scores (0 or -inf): a broadcast Add is faster than Where.
         keys = self.op("Unsqueeze", valid, self.ints(1))
         keys = self.op("Where", keys, self.const(0.0), self.const(-np.inf))  # [A, 1, N]
         masks: dict[tuple[int, ...] | None, str] = {None: keys}
-        update = None
-        for head in loop.attention.heads:
-            if head.offsets is not None and head.offsets not in masks:
-                near = self.offset_mask(head.offsets)
-                masks[head.offsets] = self.op("Add", keys, near, hint="allowed")
-            q = self.affine(x, head.wq, head.bq)
-            k = self.affine(x, head.wk, head.bk)
-            v = self.affine(x, head.wv, head.bv)
-            scores = self.scores(q, k)
-            scores = self.op("Add", scores, masks[head.offsets])
-            mixed = self.attend(scores, v, head.null_logit)
-            out = self.op("MatMul", mixed, head.wo, hint=f"head_{head.name}")
-            update = out if update is None else self.op("Add", update, out)
-        if update is not None:
-            x = self.op("Add", x, update)
+        for stage in loop.attention.stages:
+            update = None
+            for head in stage:
+                if head.offsets is not None and head.offsets not in masks:
+                    near = self.offset_mask(head.offsets)
+                    masks[head.offsets] = self.op("Add", keys, near, hint="allowed")
+                out = self.head(x, head, masks[head.offsets])
+                update = out if update is None else self.op("Add", update, out)
+            if update is not None:
+                x = self.op("Add", x, update)
         h = x
         for mlp_layer in loop.mlp.layers:
             h = self.affine(h, mlp_layer.w, mlp_layer.b)
             if mlp_layer.act == dense.CLIPPED_RELU:
                 h = self.op("Clip", h, self.const(0.0), self.const(1.0))
         return self.op("Add", x, h)
+
+    def head(self, x: str, head: dense.Head, mask: str) -> str:
+        """One head's contribution to the residual."""
+        q = self.affine(x, head.wq, head.bq)
+        k = self.affine(x, head.wk, head.bk)
+        v = self.affine(x, head.wv, head.bv)
+        scores = self.op("Add", self.scores(q, k), mask)
+        mixed = self.attend(scores, v, head.null_logit)
+        return self.op("MatMul", mixed, head.wo, hint=f"head_{head.name}")
 
     def scores(self, q: str, k: str) -> str:
         """q @ k^T. onnxruntime fuses Transpose into MatMul as FusedMatMul, which 1.17 has
@@ -348,6 +368,12 @@ class _GraphBuilder:
         flag = self.op("Gather", x, self.const(halt.dim, np.int64), axis=2)
         pending = self.op("Not", self.op("Greater", flag, self.const(0.5)))
         return self.any(self.op("And", pending, valid), axes=[1])
+
+    def changed(self, x_old: str, x_new: str, valid: str) -> str:
+        """[A] bool: the layer changed some dim at some real position (exactly)."""
+        differs = self.op("Not", self.op("Equal", x_new, x_old))
+        real = self.op("Unsqueeze", valid, self.ints(2))  # [A, N, 1]
+        return self.any(self.op("And", differs, real), axes=[1, 2])
 
     def readout(self, x: str) -> tuple[str, int]:
         slot = self.module.readout.slot

@@ -7,14 +7,16 @@ and `AltaTransformer.weight_names` keeps the exact IR3 name -> buffer name map, 
 docstring of `alta.ir.dense` states, with the semantics of the numpy reference executor:
 
 - Halting is per sequence, as in numpy: a layer runs on the sequences still active and a
-  halted sequence is frozen (`torch.where` in `advance`); no row of a layer reads another
-  row, so running a sub-batch or a masked full batch gives the same numbers. `forward`
-  runs the masked batch and shrinks it (gathers the active rows) as sequences halt.
-  Eager, it shrinks to exactly the active rows once a quarter has halted (like numpy,
-  ~20% faster than halving on ragged batches). Compiled, it only halves, to sizes B,
-  B/2, B/4, ... topped up with frozen rows, while at most half is active: at most twice
-  the active work, but at most log2(B) + 1 shapes for the compiled layer body (one CUDA
-  graph each). `residuals` never shrinks.
+  halted sequence is frozen (`torch.where` in `advance`), and so is one that reached a
+  fixed point (the layer left its real positions exactly unchanged); a sequence that did
+  not halt reports max_layers layers, as in the interpreter. No row of a layer reads
+  another row, so running a sub-batch or a masked full batch gives the same numbers.
+  `forward` runs the masked batch and shrinks it (gathers the active rows) as sequences
+  halt. Eager, it shrinks to exactly the active rows once a quarter has halted (like
+  numpy, ~20% faster than halving on ragged batches). Compiled, it only halves, to sizes
+  B, B/2, B/4, ... topped up with frozen rows, while at most half is active: at most
+  twice the active work, but at most log2(B) + 1 shapes for the compiled layer body (one
+  CUDA graph each). `residuals` never shrinks.
 - Keys at padded positions are masked (and so are keys outside a head's offsets); the
   softmax runs over the keys and the head's null slot (logit `null_logit`, value 0), so an
   all-masked row (an empty sequence) attends only to the null slot. The masks are built
@@ -23,11 +25,13 @@ docstring of `alta.ir.dense` states, with the semantics of the numpy reference e
   numpy's spelled-out max/exp/sum (the results agree to float rounding): on CPU
   `torch.exp` leaves its vector path for arguments below about -87, which is every
   non-attended key of a hard-attention head, and runs ~25x slower there.
-- Heads with the same key and value widths are stacked into one batched attention, their
-  q/k/v projections into one matmul and their outputs into one matmul with the stacked
-  `wo`; stacking is redone from the buffers at every call (a few `cat`s), so the buffers
-  stay the single source of truth. A head with at most `MAX_BANDED_OFFSETS` relative
-  offsets gathers just those keys (O(N) instead of O(N^2)); out-of-range keys are masked.
+- Attention runs stage by stage (`alta.ir.dense`): each stage's heads read the x that
+  the stages before it left. Within a stage, heads with the same key and value widths
+  are stacked into one batched attention, their q/k/v projections into one matmul and
+  their outputs into one matmul with the stacked `wo`; stacking is redone from the
+  buffers at every call (a few `cat`s), so the buffers stay the single source of truth.
+  A head with at most `MAX_BANDED_OFFSETS` relative offsets gathers just those keys
+  (O(N) instead of O(N^2)); out-of-range keys are masked.
 
 Compilation. The layer loop is data-dependent (it stops when every sequence has halted,
 which needs the host to read a count), so `compile=True` compiles the layer body only:
@@ -86,11 +90,12 @@ def buffer_name(name: str) -> str:
 
 @attrs.frozen
 class HeadGroup:
-    """Heads run as one batched attention: same key and value widths and, when `offsets`
-    is set (a banded group), the same few relative offsets."""
+    """Heads of one attention stage run as one batched attention: same key and value
+    widths and, when `offsets` is set (a banded group), the same few relative offsets."""
 
     heads: tuple[dense.Head, ...]
     offsets: tuple[int, ...] | None
+    stage: int = 0
 
 
 #: Heads with at most this many distinct offsets gather their keys (banded attention).
@@ -98,15 +103,19 @@ MAX_BANDED_OFFSETS = 8
 
 
 def _group_heads(module: dense.Module) -> list[HeadGroup]:
-    """Heads grouped by (key width, value width, offsets if banded), first-seen order."""
-    groups: dict[tuple[int, int, tuple[int, ...] | None], list[dense.Head]] = {}
-    for head in module.loop.attention.heads:
-        offsets = None
-        if head.offsets is not None and len(set(head.offsets)) <= MAX_BANDED_OFFSETS:
-            offsets = tuple(sorted(set(head.offsets)))
-        shape = (module.weights[head.wq].shape[1], module.weights[head.wv].shape[1], offsets)
-        groups.setdefault(shape, []).append(head)
-    return [HeadGroup(tuple(heads), key[2]) for key, heads in groups.items()]
+    """Per stage, in stage order, the heads grouped by (key width, value width, offsets if
+    banded), first-seen order."""
+    out = []
+    for stage, heads in enumerate(module.loop.attention.stages):
+        groups: dict[tuple[int, int, tuple[int, ...] | None], list[dense.Head]] = {}
+        for head in heads:
+            offsets = None
+            if head.offsets is not None and len(set(head.offsets)) <= MAX_BANDED_OFFSETS:
+                offsets = tuple(sorted(set(head.offsets)))
+            shape = (module.weights[head.wq].shape[1], module.weights[head.wv].shape[1], offsets)
+            groups.setdefault(shape, []).append(head)
+        out += [HeadGroup(tuple(group), key[2], stage) for key, group in groups.items()]
+    return out
 
 
 class AltaTransformer(nn.Module):
@@ -183,11 +192,13 @@ class AltaTransformer(nn.Module):
     def layer(
         self, x: torch.Tensor, biases: Sequence[torch.Tensor], packed: Sequence[Group]
     ) -> torch.Tensor:
-        """One layer on every sequence: x + attention, then x + MLP(x)."""
-        update = torch.zeros_like(x)
-        for bias, weights, group in zip(biases, packed, self.groups, strict=True):
-            update = update + self.attention(x, bias, weights, group)
-        x = x + update
+        """One layer on every sequence: x + attention, stage by stage, then x + MLP(x)."""
+        for stage in range(len(self.ir.loop.attention.stages)):
+            update = torch.zeros_like(x)
+            for bias, weights, group in zip(biases, packed, self.groups, strict=True):
+                if group.stage == stage:
+                    update = update + self.attention(x, bias, weights, group)
+            x = x + update
         h = x.reshape(-1, x.shape[-1])
         for mlp in self.ir.loop.mlp.layers:
             h = torch.addmm(self.weight(mlp.b), h, self.weight(mlp.w))
@@ -212,11 +223,14 @@ class AltaTransformer(nn.Module):
         packed: Sequence[Group],
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The layer body (what `compile=True` compiles): one layer for the active
-        sequences, halted ones frozen; returns (x, still active, layers run)."""
+        sequences, halted ones frozen; returns (x, still active, layers run). A sequence
+        whose real positions the layer left exactly unchanged is at a fixed point: it
+        stops too."""
         x_new = self.layer(x, biases, packed)
+        same = ((x_new == x) | ~valid[:, :, None]).flatten(1).all(dim=1)
         x = torch.where(active[:, None, None], x_new, x)
         layers = layers + active.to(layers.dtype)
-        return x, active & ~self.halted(x_new, valid), layers
+        return x, active & ~self.halted(x_new, valid) & ~same, layers
 
     # ------------------------------------------------------------------ the loop
 
@@ -280,8 +294,10 @@ class AltaTransformer(nn.Module):
     def forward(
         self, tokens: torch.Tensor, lengths: torch.Tensor, max_layers: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Final residual [B, N, d] and layers run per sequence [B] (int64)."""
+        """Final residual [B, N, d] and layers per sequence [B] (int64): the layers run
+        until it halted, or max_layers for a sequence that did not halt."""
         x, valid, biases, packed = self.start(tokens, lengths)
+        valid_all = valid
         layers = torch.zeros(tokens.shape[0], dtype=torch.int64, device=tokens.device)
         active = torch.ones(tokens.shape[0], dtype=torch.bool, device=tokens.device)
         rows: torch.Tensor | None = None  # the original rows of a shrunk batch
@@ -301,10 +317,10 @@ class AltaTransformer(nn.Module):
                 rows, x, active, layers = rows[keep], x[keep], active[keep], layers[keep]
                 valid, biases = valid[keep], [bias[keep] for bias in biases]
             x, active, layers = self.step(x, active, layers, valid, biases, packed)
-        if rows is None:
-            return x, layers
-        x_all[rows], layers_all[rows] = x, layers
-        return x_all, layers_all
+        if rows is not None:
+            x_all[rows], layers_all[rows] = x, layers
+            x, layers = x_all, layers_all
+        return x, torch.where(self.halted(x, valid_all), layers, max_layers)
 
     def residuals(self, tokens: torch.Tensor, lengths: torch.Tensor, layers: int) -> torch.Tensor:
         """[layers + 1, B, N, d]: after the embedding and after each layer."""

@@ -4,16 +4,22 @@ Every backend executes exactly this, with the weights under the same names:
 
     x = E_tok[tokens] + E_pos[positions]                      (embed; E_pos may be absent)
     repeat (at most max_layers times; a halted sequence is frozen):
-        for every head h, in parallel on the same x:
-            q = x Wq + bq;  k = x Wk + bk;  v = x Wv + bv
-            s_ij = q_i . k_j  where key j is a real position and (offsets is None or
-                                j - i in offsets), else -inf
-            a_i = sum_j softmax_j([s_i, null_logit])_j v_j     (the null slot has value 0)
-        x = x + sum_h a Wo
+        for each attention stage, in order:
+            for every head h of the stage, in parallel on the same x:
+                q = x Wq + bq;  k = x Wk + bk;  v = x Wv + bv
+                s_ij = q_i . k_j  where key j is a real position and (offsets is None or
+                                    j - i in offsets), else -inf
+                a_i = sum_j softmax_j([s_i, null_logit])_j v_j   (the null slot has value 0)
+            x = x + sum_h a Wo
         h = x;  for each MLP layer: h = act(h W + b)   (clipped_relu = min(1, max(0, .)))
         x = x + h                                        (the last layer is linear)
-        a sequence halts when x[..., halt.dim] > 0.5 at every real position
+        a sequence halts when x[..., halt.dim] > 0.5 at every real position; one whose
+        x (at its real positions) no longer changes is at a fixed point and is frozen too
     output = decode(x[..., readout slot])
+
+A head reads the output of a head of an earlier stage, never of its own stage (see
+docs/semantics.md, "One layer"); a program whose heads read no head output has one stage,
+a standard Transformer layer.
 
 Weights are float64 here; backends cast them to the model's dtype.
 """
@@ -80,7 +86,14 @@ class Head:
 
 @attrs.frozen
 class Attention:
-    heads: tuple[Head, ...]
+    """One attention sublayer per stage: stage s reads x after stages 0..s-1 added theirs."""
+
+    stages: tuple[tuple[Head, ...], ...]
+
+    @property
+    def heads(self) -> tuple[Head, ...]:
+        """Every head, stage by stage (declaration order within a stage)."""
+        return tuple(head for stage in self.stages for head in stage)
 
 
 @attrs.frozen

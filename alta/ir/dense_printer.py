@@ -31,15 +31,13 @@ def print_dense(module: dense.Module) -> str:
     halt = "none" if loop.halt is None else f"dim {loop.halt.dim} > 0.5"
     cap = "none" if loop.max_layers is None else str(loop.max_layers)
     lines.append(f"  %x = loop %x0 {{max_layers = {cap}, halt = {halt}}} {{")
-    for head in loop.attention.heads:
-        offsets = "all" if head.offsets is None else "{" + ", ".join(map(str, head.offsets)) + "}"
-        lines.append(
-            f"    %a.{head.name} = attention %x {{offsets = {offsets}, null_logit = "
-            f"{head.null_logit!r}}}"
-        )
-        for role in ("wq", "bq", "wk", "bk", "wv", "bv", "wo"):
-            lines.append(f"      {role} = {weight(module, getattr(head, role))}")
-    lines.append("    %x = add %x, %a.*")
+    stages = loop.attention.stages
+    for stage in stages:
+        for head in stage:
+            lines.extend(_head(module, head))
+        # One stage (a standard layer) prints as before; several name their heads.
+        added = "%a.*" if len(stages) == 1 else ", ".join(f"%a.{h.name}" for h in stage)
+        lines.append(f"    %x = add %x, {added}")
     for i, layer in enumerate(loop.mlp.layers):
         lines.append(
             f"    %h{i} = {layer.act} {'%x' if i == 0 else f'%h{i - 1}'} "
@@ -50,3 +48,14 @@ def print_dense(module: dense.Module) -> str:
     lines.append(f"  %y = readout %x {{var = %{module.readout.slot.var}}}")
     lines.append("}")
     return "\n".join(lines)
+
+
+def _head(module: dense.Module, head: dense.Head) -> list[str]:
+    offsets = "all" if head.offsets is None else "{" + ", ".join(map(str, head.offsets)) + "}"
+    lines = [
+        f"    %a.{head.name} = attention %x {{offsets = {offsets}, null_logit = "
+        f"{head.null_logit!r}}}"
+    ]
+    for role in ("wq", "bq", "wk", "bk", "wv", "bv", "wo"):
+        lines.append(f"      {role} = {weight(module, getattr(head, role))}")
+    return lines

@@ -46,7 +46,7 @@ class Variable:
 
 @attrs.frozen
 class Head:
-    """Attention from `query` over `key`, reading `value` into `output` (see DESIGN §4)."""
+    """Attention from `query` over `key`, reading `value` into `output` (docs/semantics.md)."""
 
     output: str
     query: str
@@ -103,6 +103,8 @@ class Module:
     position_range: int | None
     halt: Halt | None
     level: str = "sparse"
+    #: Notes from the lowering (e.g. dropped ill-typed rules); not part of the IR's meaning.
+    diagnostics: tuple[str, ...] = attrs.field(default=(), eq=False, repr=False)
 
     @property
     def clears(self) -> tuple[str, ...]:

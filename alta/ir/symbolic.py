@@ -19,6 +19,9 @@ Value: TypeAlias = Any  # int (categorical), float (numerical), frozenset[int] (
 #: Name of the constant variable that `v_relative` heads use as query and key.
 RELATIVE_QK = "relative_qk"
 
+#: Names a user's variable may not take (as in the paper's builder).
+RESERVED_NAMES = (RELATIVE_QK,)
+
 #: Sets are held as bitmasks in int64 arrays by the interpreter.
 MAX_SET_RANGE = 62
 
@@ -213,6 +216,13 @@ def value_error(var: Var, value: Value) -> str | None:
     if var.values is not None and value not in var.values:
         return f"{_fmt(value)} is not one of its values"
     return None
+
+
+def write_error(var: Var, value: Value) -> str | None:
+    """Why an MLP write of `value` to `var` is ill-typed, or None when it is fine."""
+    if value is None and not isinstance(var, CategoricalVar):
+        return f"None, but only categorical variables can be set to None (it is {var.kind})"
+    return value_error(var, value)
 
 
 def iter_inits(program: Program) -> Iterator[tuple[str, str, int, Value]]:

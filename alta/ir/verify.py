@@ -60,10 +60,16 @@ def _check_var(program: symbolic.Program, name: str, var: symbolic.Var) -> None:
         raise ProgramError(f"{where}: a numerical variable needs a float default")
     if var.position_init_fn is not None and program.position_range is None:
         raise ProgramError(f"{where}: has a position_init_fn but the program has no position_range")
-    if name not in program.head_outputs:
+    if name not in program.head_outputs and _default_used(var):
         why = symbolic.value_error(var, var.default)
         if why:
             raise ProgramError(f"{where}: default {why}")
+
+
+def _default_used(var: symbolic.Var) -> bool:
+    """An init function covers every token (or position), so the default is never read;
+    it is checked only where it is used (docs/semantics.md, "Initial state")."""
+    return var.input_init_fn is None and var.position_init_fn is None
 
 
 def _check_head(program: symbolic.Program, head: symbolic.Head) -> None:
@@ -73,11 +79,14 @@ def _check_head(program: symbolic.Program, head: symbolic.Head) -> None:
         name = getattr(head, role)
         if name not in variables:
             raise ProgramError(f"{where}: " + _unknown(program, role, name))
+    order = [h.output for h in program.heads]
     for role in ("query", "key", "value"):
-        if getattr(head, role) in program.head_outputs:
+        name = getattr(head, role)
+        if name in program.head_outputs and order.index(name) >= order.index(head.output):
             raise ProgramError(
-                f"{where}: {role} '{getattr(head, role)}' is another head's output; heads run "
-                "in parallel on the pre-attention state, so chain them through an MLP variable"
+                f"{where}: {role} '{name}' is the output of head '{name}', declared "
+                f"{'at' if name == head.output else 'after'} it; a head may read only heads "
+                "declared before it (they run in declaration order)"
             )
     query, key = variables[head.query], variables[head.key]
     value, output = variables[head.value], variables[head.output]
@@ -128,9 +137,5 @@ def _check_rule(program: symbolic.Program, index: int, rule: symbolic.Rule) -> N
         )
     if dict(rule.lhs).get(rule.var, rule.old) != rule.old:
         raise ProgramError(f"{where}: lhs atom on '{rule.var}' disagrees with the old value")
-    var = variables[rule.var]
-    why = symbolic.value_error(var, rule.new)
-    if why:
-        raise ProgramError(f"{where}: writes '{rule.var}' := {why}")
-    if rule.new is None and not isinstance(var, symbolic.CategoricalVar):
-        raise ProgramError(f"{where}: only categorical variables can be set to None")
+    # A write outside the variable's range is accepted: it is undefined behaviour when the
+    # rule fires (docs/semantics.md, "Undefined behaviour"), and the compiler drops it.

@@ -1,11 +1,14 @@
 """The IR3 verifier: the layout tiles the residual stream, every referenced weight exists,
-and every weight's shape fits d_model and its neighbours. Errors name the op or weight and
-quote its printed form.
+every weight's shape fits d_model and its neighbours, and no head reads the dims a head of
+its own or a later attention stage writes (it would read them before they are written).
+Errors name the op or weight and quote its printed form.
 """
 
 from __future__ import annotations
 
 from typing import NoReturn
+
+import numpy as np
 
 from alta.errors import VerifyError
 from alta.ir import dense, dense_printer, sparse
@@ -22,6 +25,7 @@ def verify_dense(module: dense.Module) -> dense.Module:
     _check_embed(module)
     for head in module.loop.attention.heads:
         _check_head(module, head)
+    _check_stages(module)
     _check_mlp(module)
     halt = module.loop.halt
     if halt is not None and not 0 <= halt.dim < module.d_model:
@@ -98,6 +102,36 @@ def _check_head(module: dense.Module, head: dense.Head) -> None:
     v = _weight(module, head.wv, f"{role} wv", (d, None))[1]
     _weight(module, head.bv, f"{role} bv", (v,))
     _weight(module, head.wo, f"{role} wo", (v, d))
+
+
+def _check_stages(module: dense.Module) -> None:
+    """Stages are non-empty, head names unique, and a head reads only dims that heads of
+    earlier stages write (a head's output dims hold None until its stage has run)."""
+    stages = module.loop.attention.stages
+    names = [h.name for h in module.loop.attention.heads]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        _fail(module, f"head names must be unique; repeated: {', '.join(twice)}")
+    written: list[tuple[int, dense.Head, np.ndarray]] = []
+    for s, stage in enumerate(stages):
+        if not stage:
+            _fail(module, f"attention stage {s} has no heads")
+        for head in stage:
+            written.append((s, head, np.any(module.weights[head.wo] != 0, axis=0)))
+    for s, stage in enumerate(stages):
+        for head in stage:
+            rows = [module.weights[getattr(head, r)] for r in ("wq", "wk", "wv")]
+            reads = np.any(np.concatenate(rows, axis=1) != 0, axis=1)
+            for t, other, writes in written:
+                dims = np.flatnonzero(reads & writes)
+                if t >= s and other is not head and len(dims):
+                    _fail(
+                        module,
+                        f"head '@{head.name}' (stage {s}) reads dims {dims.tolist()}, which "
+                        f"head '@{other.name}' writes in stage {t}; a head reads only what "
+                        "earlier stages wrote",
+                        f"%a.{head.name} = attention %x",
+                    )
 
 
 def _check_mlp(module: dense.Module) -> None:

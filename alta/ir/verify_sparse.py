@@ -1,29 +1,32 @@
 """The IR2 verifier: every name resolves, every value is in its variable's domain, heads
-read what they can, the MLP writes no head output, and no two rules can fire together on
-one variable. Errors name the offender and quote its printed line.
+read what they can (a head may read heads declared before it), and the MLP writes no head
+output. Errors name the offender and quote its printed line.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 from alta.errors import VerifyError
-from alta.ir import analysis, printer, sparse
+from alta.ir import joint_reach, printer, sparse
 
 _KINDS = (sparse.CATEGORICAL, sparse.NUMERICAL, sparse.SET)
 
 
-def verify_sparse(module: sparse.Module, *, check_conflicts: bool = True) -> sparse.Module:
-    """Check `module`; return it unchanged, or raise `VerifyError` naming what is wrong."""
+def verify_sparse(module: sparse.Module, *, check_conflicts: bool = False) -> sparse.Module:
+    """Check `module`; return it unchanged, or raise `VerifyError` naming what is wrong.
+
+    Rules that may fire together on one variable are undefined behaviour at run time, not
+    malformed IR, so they are checked only with `check_conflicts=True`.
+    """
     for key, var in module.variables.items():
         _check_var(module, key, var)
-    outputs = {h.output for h in module.heads}
+    order = [h.output for h in module.heads]
     for head in module.heads:
-        _check_head(module, head, outputs)
+        _check_head(module, head, order)
     for name, var in module.variables.items():
-        if var.is_head_output and name not in outputs:
+        if var.is_head_output and name not in order:
             _fail(module, f"variable '%{name}' is initialised by a head, but no head writes it")
     for i, rule in enumerate(module.rules):
         _check_rule(module, i, rule)
@@ -84,7 +87,7 @@ def _check_var(module: sparse.Module, key: str, var: sparse.Variable) -> None:
         )
 
 
-def _check_head(module: sparse.Module, head: sparse.Head, outputs: set[str]) -> None:
+def _check_head(module: sparse.Module, head: sparse.Head, order: list[str]) -> None:
     line = printer._head(head.output, head.query, head.key, head.value, head.mask)
     variables = module.variables
     for role in ("output", "query", "key", "value"):
@@ -97,11 +100,11 @@ def _check_head(module: sparse.Module, head: sparse.Head, outputs: set[str]) -> 
             )
     for role in ("query", "key", "value"):
         name = getattr(head, role)
-        if name in outputs:
+        if name in order and order.index(name) >= order.index(head.output):
             _fail(
                 module,
-                f"head '%{head.output}': {role} '%{name}' is another head's output; "
-                "heads run in parallel, so chain them through an MLP variable",
+                f"head '%{head.output}': {role} '%{name}' is the output of a head declared "
+                "at or after it; a head may read only heads declared before it",
                 line,
             )
     query, key = variables[head.query], variables[head.key]
@@ -199,7 +202,7 @@ def _check_halt(module: sparse.Module, halt: sparse.Halt) -> None:
 
 
 def _check_conflicts(module: sparse.Module) -> None:
-    for i, j in itertools.islice(analysis.conflicts(module), 1):
+    for i, j in joint_reach.unproven_conflicts(module)[:1]:
         a, b = module.rules[i], module.rules[j]
         _fail(
             module,

@@ -12,9 +12,11 @@ Nothing is imported until a pipeline names the pass or `--list-passes` asks for 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import importlib.util
+import sys
 import typing
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -91,10 +93,7 @@ class Option:
 
 def options(cls: type[Pass]) -> list[Option]:
     """The options of a pass class, in field order, with their types resolved."""
-    try:
-        hints = typing.get_type_hints(cls)
-    except Exception:  # an annotation that does not resolve stays a string
-        hints = {}
+    hints = _field_types(cls)
     result = []
     for f in attrs.fields(cls):
         if not f.init:
@@ -108,18 +107,82 @@ def options(cls: type[Pass]) -> list[Option]:
     return result
 
 
+def _field_types(cls: type) -> dict[str, Any]:
+    """The annotations of `cls`, resolved; one that does not resolve stays a string (and
+    the others still resolve)."""
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:
+        pass
+    hints: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        module = sys.modules.get(klass.__module__)
+        namespace = dict(vars(module)) if module is not None else {}
+        for name, annotation in vars(klass).get("__annotations__", {}).items():
+            if isinstance(annotation, str):
+                with contextlib.suppress(Exception):
+                    annotation = eval(annotation, namespace, dict(vars(klass)))
+            hints[name] = annotation
+    return hints
+
+
+_SPECIAL = frozenset("{}=,'\"\\")
+_SEQUENCE_VALUES = (tuple, list, frozenset, set)
+
+
 def format_value(value: Any) -> str:
-    """An option value as pipeline text (the inverse of `pipeline.convert`)."""
+    """An option value as pipeline text (the inverse of `pipeline.convert`).
+
+    A str that would read as something else (`none`, a bool, a number) is quoted, and
+    quoted text is never `none` and stays a str where the option accepts one. Sequences
+    are written as their items separated by spaces, a sequence of sequences as groups
+    separated by ';' (a trailing ';' marks an empty last group)."""
+    if isinstance(value, _SEQUENCE_VALUES):
+        items = _ordered(value)
+        if any(isinstance(item, _SEQUENCE_VALUES) for item in items):
+            groups = [" ".join(_format_item(x) for x in _ordered(group)) for group in items]
+            text = ";".join(groups) + (";" if groups and not groups[-1] else "")
+        else:
+            text = " ".join(_format_item(x) for x in items)
+        return _quoted(text) if not text or _needs_quotes(text) else text
+    text = _format_item(value)
+    ambiguous = isinstance(value, str) and _reads_as_other(value)
+    return _quoted(text) if not text or ambiguous or _needs_quotes(text) else text
+
+
+def _format_item(value: Any) -> str:
     if value is None:
         return "none"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    text = str(value)
-    if not text or any(c in text for c in " \t{}=,'\""):
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return text
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _ordered(items: Any) -> list[Any]:
+    if not isinstance(items, frozenset | set):
+        return list(items)
+    try:
+        return sorted(items)
+    except TypeError:
+        return sorted(items, key=repr)
+
+
+def _needs_quotes(text: str) -> bool:
+    return any(c.isspace() or c in _SPECIAL for c in text)
+
+
+def _reads_as_other(text: str) -> bool:
+    if text.lower() in ("none", "true", "false", "yes", "no", "on", "off"):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 # --------------------------------------------------------------------------- levels

@@ -58,17 +58,44 @@ def _apply(f: Callable[..., Any], args: tuple[Any, ...]) -> Lazy:
             parts.append((None, a))
         else:
             fallback(z)
+    result = _lazy(z, f, tuple(deps), parts)
+    if f in _MAY_RAISE:
+        z.may_raise.append(result)  # checked when the run ends, even if never written
+    return result
+
+
+def _lazy(
+    z: Any,
+    f: Callable[..., Any],
+    deps: tuple[str, ...],
+    parts: list[tuple[Callable[[dict[str, Any]], Any] | None, Any]],
+) -> Lazy:
     if len(parts) == 2:
         (f0, c0), (f1, c1) = parts
         if f0 is not None and f1 is None:
-            return Lazy(z, tuple(deps), lambda env: f(f0(env), c1))
+            return Lazy(z, deps, lambda env: f(f0(env), c1))
         if f0 is None and f1 is not None:
-            return Lazy(z, tuple(deps), lambda env: f(c0, f1(env)))
+            return Lazy(z, deps, lambda env: f(c0, f1(env)))
 
     def fn(env: dict[str, Any]) -> Any:
         return f(*[c if g is None else g(env) for g, c in parts])
 
-    return Lazy(z, tuple(deps), fn)
+    return Lazy(z, deps, fn)
+
+
+#: Operations that raise on some ints (a zero divisor, a negative shift or power): a lazy
+#: value made by one may raise in a state where the function itself would have raised.
+_MAY_RAISE = frozenset(
+    {
+        operator.truediv,
+        operator.floordiv,
+        operator.mod,
+        divmod,
+        pow,
+        operator.lshift,
+        operator.rshift,
+    }
+)
 
 
 class Lazy:

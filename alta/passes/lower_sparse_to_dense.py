@@ -1,5 +1,9 @@
 """`lower-sparse-to-dense`: IR2 -> IR3. Residual layout, embeddings, heads, MLP, halting.
 
+Heads are scheduled into attention stages by dependency: a head that reads no head output
+runs in stage 0, any other one stage after the last head whose output it reads (heads run
+in declaration order, docs/semantics.md, "One layer"). Independent heads form one stage.
+
 Attention gets a null slot: a match scores MATCH_LOGIT, a non-match 0 and the null slot
 half of MATCH_LOGIT, so "no position selected" reads as the zero vector, which is None.
 With MATCH_LOGIT = 1000 every non-winning softmax weight underflows to exactly 0 in
@@ -15,7 +19,7 @@ import numpy as np
 
 from alta.errors import CompileError
 from alta.ir import analysis, dense, sparse
-from alta.passes import base, mlp_builder
+from alta.passes import base, conflict_warning, mlp_builder
 
 MATCH_LOGIT = 1000.0
 
@@ -98,8 +102,10 @@ def lower(module: sparse.Module, max_layers: int | None = None) -> dense.Module:
     weights: dict[str, np.ndarray] = {}
     embed = _embed(module, by_var, d, weights)
     folded = constants(module)
-    heads = tuple(_head(module, h, by_var, folded, d, weights) for h in module.heads)
+    heads = {h.output: _head(module, h, by_var, folded, d, weights) for h in module.heads}
+    stages = tuple(tuple(heads[h.output] for h in stage) for stage in schedule(module))
     reach = analysis.reachable_values(module)
+    conflict_warning.warn_unproven_conflicts(module, reach)
     layers = mlp_builder.build(module, by_var, d, reach, constants(module), weights)
     halt = None
     if module.halt is not None:
@@ -107,7 +113,7 @@ def lower(module: sparse.Module, max_layers: int | None = None) -> dense.Module:
         if module.halt.value not in slot.values:
             raise CompileError(f"halt value {module.halt.value} of '{module.halt.var}' has no dim")
         halt = dense.HaltTest(slot.dim(module.halt.value))
-    loop = dense.Loop(dense.Attention(heads), dense.MLP(layers), halt, max_layers)
+    loop = dense.Loop(dense.Attention(stages), dense.MLP(layers), halt, max_layers)
     return dense.Module(
         name=module.name,
         d_model=d,
@@ -119,6 +125,26 @@ def lower(module: sparse.Module, max_layers: int | None = None) -> dense.Module:
         input_range=module.input_range,
         position_range=module.position_range,
     )
+
+
+def schedule(module: sparse.Module) -> list[list[sparse.Head]]:
+    """The heads by attention stage: stage 0 reads no head output; a head reading others'
+    outputs runs one stage after the latest of them. Declaration order within a stage."""
+    stage_of: dict[str, int] = {}
+    outputs = {h.output for h in module.heads}
+    for head in module.heads:
+        read = [getattr(head, r) for r in ("query", "key", "value")]
+        later = [name for name in read if name in outputs and name not in stage_of]
+        if later:
+            raise CompileError(
+                f"head '{head.output}' reads the output of head '{later[0]}', which is not "
+                "declared before it; a head reads only heads declared before it"
+            )
+        stage_of[head.output] = 1 + max((stage_of[n] for n in read if n in outputs), default=-1)
+    stages: list[list[sparse.Head]] = [[] for _ in range(max(stage_of.values(), default=-1) + 1)]
+    for head in module.heads:
+        stages[stage_of[head.output]].append(head)
+    return stages
 
 
 def _embed(

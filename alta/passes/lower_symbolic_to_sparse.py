@@ -23,11 +23,18 @@ from __future__ import annotations
 
 import itertools
 import operator
+import warnings
 from typing import Any, ClassVar
 
 import attrs
 
-from alta.errors import CompileError, ProgramError, UndefinedReadError
+from alta.errors import (
+    CompileError,
+    CompileWarning,
+    IllTypedWriteError,
+    ProgramError,
+    UndefinedReadError,
+)
 from alta.interpreter_mlp import checked_write
 from alta.ir import domains as domain_inference
 from alta.ir import sparse, symbolic
@@ -55,14 +62,16 @@ class LowerSymbolicToSparsePass(base.Pass):
         return lower(module, lazy=self.lazy)
 
     def statistics(self, before: Any, after: sparse.Module) -> list[str]:
-        return [f"rules {len(after.rules)}", f"variables {len(after.variables)}"]
+        sizes = [f"rules {len(after.rules)}", f"variables {len(after.variables)}"]
+        return sizes + list(after.diagnostics)
 
 
 def lower(program: symbolic.Program, *, lazy: bool = True) -> sparse.Module:
     written: dict[str, set[Any]] = {}
     for _ in range(8):
         domains = domain_inference.domains(program, written)
-        rules = _rules(program, domains, lazy)
+        dropped = Dropped()
+        rules = _rules(program, domains, lazy, dropped)
         grown = _numeric_writes(program, rules)
         if all(vals <= written.get(n, set()) for n, vals in grown.items()):
             break
@@ -78,6 +87,7 @@ def lower(program: symbolic.Program, *, lazy: bool = True) -> sparse.Module:
         for name, var in program.variables
     }
     halt = None if program.halt is None else sparse.Halt(program.halt.var, program.halt.value)
+    dropped.warn(program.name)
     return sparse.Module(
         name=program.name,
         variables=variables,
@@ -90,7 +100,46 @@ def lower(program: symbolic.Program, *, lazy: bool = True) -> sparse.Module:
         input_range=program.input_range,
         position_range=program.position_range,
         halt=halt,
+        diagnostics=dropped.lines(),
     )
+
+
+@attrs.define
+class Dropped:
+    """What lowering dropped as undefined behaviour: ill-typed writes and raising paths.
+
+    The compiler explores value combinations that the interpreter may never reach, so
+    these are dropped with one `CompileWarning` rather than refused (docs/semantics.md,
+    "What the compiler does with undefined behaviour").
+    """
+
+    ill_typed: list[str] = attrs.field(factory=list)
+    raising: list[str] = attrs.field(factory=list)
+
+    def lines(self) -> tuple[str, ...]:
+        out = []
+        if self.ill_typed:
+            out.append(f"dropped {len(self.ill_typed)} ill-typed rule(s) or path(s)")
+        if self.raising:
+            out.append(f"dropped {len(self.raising)} raising path(s)")
+        return tuple(out)
+
+    def warn(self, name: str) -> None:
+        if not (self.ill_typed or self.raising):
+            return
+        parts = []
+        for what, items in (("ill-typed write", self.ill_typed), ("raising path", self.raising)):
+            if items:
+                first = "; ".join(items[:3]) + ("; ..." if len(items) > 3 else "")
+                parts.append(f"{len(items)} {what}(s), e.g. {first}")
+        warnings.warn(
+            f"program '{name}': dropped {' and '.join(parts)}. The compiler explores value "
+            "combinations that the interpreter may never reach; if a run reaches one, the "
+            "interpreter raises and the compiled model does not. Pass strict=True to make "
+            "this an error.",
+            CompileWarning,
+            stacklevel=2,
+        )
 
 
 def _variable(
@@ -121,16 +170,33 @@ def _init(program: symbolic.Program, name: str, var: symbolic.Var) -> sparse.Ini
 
 
 def _rules(
-    program: symbolic.Program, domains: dict[str, tuple[Any, ...]], lazy: bool = True
+    program: symbolic.Program,
+    domains: dict[str, tuple[Any, ...]],
+    lazy: bool,
+    dropped: Dropped,
 ) -> list[sparse.Rule]:
     if isinstance(program.mlp, symbolic.RulesMLP):
-        return [_from_rule(r) for r in program.mlp.rules]
+        variables = program.vars
+        rules = []
+        for i, rule in enumerate(program.mlp.rules):
+            why = symbolic.write_error(variables[rule.var], rule.new)
+            if why:
+                dropped.ill_typed.append(f"rule #{i} ({rule}) writes '{rule.var}' := {why}")
+            else:
+                rules.append(_from_rule(rule))
+        return rules
     if lazy and may_defer(program.mlp.fn):
         try:
-            return _Explorer(program, domains, lazy=True).rules()
+            explorer = _Explorer(program, domains, lazy=True)
+            rules = explorer.rules()
+            dropped.ill_typed[:], dropped.raising[:] = explorer.ill_typed, explorer.raising
+            return rules
         except Fallback:
             pass
-    return _Explorer(program, domains, lazy=False).rules()
+    explorer = _Explorer(program, domains, lazy=False)
+    rules = explorer.rules()
+    dropped.ill_typed[:], dropped.raising[:] = explorer.ill_typed, explorer.raising
+    return rules
 
 
 def _from_rule(rule: symbolic.Rule) -> sparse.Rule:
@@ -156,16 +222,17 @@ class _Explorer:
         self.fn = program.mlp.fn
         self.vars = program.vars
         self.heads = program.head_outputs
-        self.runs = self.ok = self.failed = 0
-        self.first_failure = ""
+        self.runs = self.ok = 0
+        self.ill_typed: list[str] = []  # paths whose write is ill-typed, described
+        self.raising: list[str] = []  # paths on which the function raises, described
         self.checked: dict[tuple[str, int], int] = {}
 
     def rules(self) -> list[sparse.Rule]:
         tree = self.node({})
-        if self.failed and not self.ok:
+        if (self.raising or self.ill_typed) and not self.ok:
             raise CompileError(
-                f"program '{self.program.name}': the MLP function raised on every path "
-                f"({self.first_failure})"
+                f"program '{self.program.name}': the MLP function fails on every path "
+                f"({(self.raising or self.ill_typed)[0]})"
             )
         atoms: dict[tuple[str, Any], sparse.Atom] = {}
         out = []
@@ -198,25 +265,29 @@ class _Explorer:
         except NeedValue:
             if z.need is None:  # a lazy value of an earlier run: not ours to resolve
                 raise Fallback from None
+        except IllTypedWriteError as exc:  # undefined behaviour: drop the path
+            if z.need is None and not z.fallback:
+                self.ill_typed.append(f"on the path {_path(path)}, {exc}")
+                return {}
         except (ProgramError, UndefinedReadError) as exc:
             if z.need is None and not z.fallback:
                 raise CompileError(
                     f"program '{self.program.name}': on the path {_path(path)} the MLP "
                     f"function fails: {exc}"
                 ) from None
-        except Exception as exc:  # an unreachable state the function does not handle
+        except Exception as exc:  # undefined behaviour: drop the path
             if z.need is None and not z.fallback:
                 if self.lazy and isinstance(exc, TypeError | AttributeError):
                     raise Fallback from None  # maybe a lazy value where a real one was due
-                self.failed += 1
-                self.first_failure = (
-                    self.first_failure or f"{type(exc).__name__}: {exc} on {_path(path)}"
-                )
+                self.raising.append(f"{type(exc).__name__}: {exc} on the path {_path(path)}")
                 return {}
         if z.fallback:
             raise Fallback
         if z.need is not None:
             return self.branch(path, z.need)
+        raising = next((v for v in z.may_raise if self.raises(v)), None)
+        if raising is not None:  # the function would raise there: run it on real values
+            return self.branch(path, raising.deps[0])
         try:
             rules = {name: self.expand(path, name, value) for name, value in z.writes.items()}
         except _Force as force:
@@ -250,6 +321,17 @@ class _Explorer:
                 )
         return out
 
+    def raises(self, value: Lazy) -> bool:
+        """Whether computing `value` raises for some values of its dependencies."""
+        combos = list(itertools.product(*(self.domain(d) for d in value.deps)))
+        self.count(len(combos))
+        for combo in combos:
+            try:
+                value.fn(dict(zip(value.deps, combo, strict=True)))
+            except Exception:
+                return True
+        return False
+
     def expand(self, path: dict[str, Any], name: str, value: Any) -> Rules:
         """The rules of the write `name := value`: one, or one per combination of the
         values of a lazy value's dependencies."""
@@ -267,6 +349,11 @@ class _Explorer:
                 raise _Force(deps[0]) from None  # branch, and let the run itself fail
             try:
                 new = self.check(name, new)
+            except IllTypedWriteError as exc:
+                # The interpreter raises in these states, so what the model does there is
+                # free: drop this write only, keeping the rest of the path compact.
+                self.ill_typed.append(f"on the path {_path({**path, **env})}, {exc}")
+                continue
             except ProgramError as exc:
                 raise CompileError(
                     f"program '{self.program.name}': on the path {_path({**path, **env})} the "
@@ -295,6 +382,7 @@ class _Exploring:
         self.writes: dict[str, Any] = {}
         self.need: str | None = None
         self.fallback = False
+        self.may_raise: list[Lazy] = []  # lazy values whose operation may raise
 
     def __getitem__(self, name: str) -> Any:
         values = self._values

@@ -5,7 +5,8 @@ Repeated to a fixpoint:
   ever write the value their variable already holds;
 - merge rules that write the same value and differ in one atom into an `in {...}` atom;
 - drop an atom that covers its variable's whole reachable domain.
-With `dataset=` (a JSON file with a list of token lists) or `inputs=` (Python), rules
+With `dataset=` (a JSON file with a list of token lists) or `inputs=` (in text,
+`inputs="2 1 0 1;2 1 1"`: sequences separated by ';', tokens by spaces), rules
 that the module never fires on those inputs are dropped too: the program that is minimal
 with respect to that data (the paper's condition for stable trace supervision).
 """
@@ -29,10 +30,17 @@ class MinimizeRulesPass(base.Pass):
 
     name: ClassVar[str] = "minimize-rules"
     level: ClassVar[str] = "sparse"
-    dataset: str | None = None
-    max_layers: int | None = None
+    dataset: str | None = attrs.field(
+        default=None,
+        metadata={"help": "JSON file with a list of token lists; keep only rules they fire"},
+    )
+    max_layers: int | None = attrs.field(
+        default=None, metadata={"help": "layers to run on `dataset`/`inputs`"}
+    )
     inputs: tuple[tuple[int, ...], ...] | None = attrs.field(
-        default=None, converter=lambda x: None if x is None else tuple(tuple(s) for s in x)
+        default=None,
+        converter=lambda x: None if x is None else tuple(tuple(s) for s in x),
+        metadata={"help": 'inputs given inline, e.g. inputs="2 1 0 1;2 1 1"'},
     )
 
     def run(self, module: sparse.Module) -> sparse.Module:

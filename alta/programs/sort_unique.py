@@ -66,7 +66,8 @@ def edge_inputs() -> list[list[int]]:
 def _ffn(z: Any) -> None:
     step = z["step"]
     if step == RANK:
-        z["target_pos"] = round(1 / z["x"]) - 1
+        x = z["x"]  # never 0 (the BOS is always selected); guarded so no path raises
+        z["target_pos"] = round(1 / x) - 1 if x > 0 else 0
         z["step"] = GATHER
     elif step == GATHER:
         z["sorted_tokens"] = z["output"]
