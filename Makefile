@@ -22,8 +22,11 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check alta tests benchmarks
 	$(VENV)/bin/mypy alta
 
+# Extra pytest arguments, e.g. `make fuzz FUZZ_ARGS="--hypothesis-seed=3 -x"`.
+FUZZ_ARGS ?=
+
 fuzz: $(VENV)/.installed
-	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests -k fuzz
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests -k fuzz $(FUZZ_ARGS)
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/interpreter.py

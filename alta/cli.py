@@ -1,12 +1,16 @@
 """The `alta` command line.
 
     alta opt PROGRAM [--pass-pipeline=TEXT] [--emit symbolic|sparse|dense] [flags...]
+    alta opt FILE.alta [--pass-pipeline=TEXT] [...]
     alta opt --list-passes          (or: alta passes)
     alta programs                   the library's program names
     alta bench [ARGS...]            runs benchmarks/backends.py with ARGS
 
 PROGRAM is `module:attr` (a symbolic Program, or a zero-argument callable returning one)
-or the name of a library program (`alta programs`). The final IR goes to stdout; IR dumps,
+or the name of a library program (`alta programs`). FILE.alta is printed IR2 or IR3 (the
+text `alta opt` prints, see alta.ir.parser); IR3 text needs its weights beside it, in
+FILE.npz. The pipeline then starts at that level; without --pass-pipeline it is the part
+of the default pipeline that starts there. The final IR goes to stdout; IR dumps,
 statistics and timings go to stderr. An alta error prints its message and exits 1.
 """
 
@@ -61,12 +65,17 @@ def _parser() -> argparse.ArgumentParser:
 
     opt = sub.add_parser("opt", help="run a pass pipeline on a program and print the IR")
     opt.set_defaults(command="opt", func=opt_command)
-    opt.add_argument("program", nargs="?", help="module:function or a library program name")
+    opt.add_argument(
+        "program",
+        nargs="?",
+        help="module:function, a library program name, or a FILE.alta of printed IR2/IR3",
+    )
     opt.add_argument(
         "--pass-pipeline",
-        default=passes.DEFAULT_PIPELINE,
+        default=None,
         metavar="TEXT",
-        help="passes to run (default: %(default)s)",
+        help=f"passes to run (default: {passes.DEFAULT_PIPELINE}; for a FILE.alta, the part "
+        "of it that starts at the file's level)",
     )
     opt.add_argument(
         "--emit",
@@ -117,11 +126,21 @@ def opt_command(ns: argparse.Namespace) -> int:
         print(passes.list_passes())
         return 0
     if not ns.program:
-        raise UsageError("alta opt needs a PROGRAM (module:function or a library name)")
-    program, case_layers = load_program(ns.program)
+        raise UsageError(
+            "alta opt needs a PROGRAM (module:function, a library name or a FILE.alta)"
+        )
+    program: Any
+    if is_ir_file(ns.program):
+        program, case_layers = load_ir(ns.program), None
+    else:
+        program, case_layers = load_program(ns.program)
+    start_level = passes.level_of(program)
+    text = ns.pass_pipeline
+    if text is None:
+        text = default_pipeline(start_level)
     pm = passes.PassManager.parse(
-        ns.pass_pipeline,
-        start_level="symbolic",
+        text,
+        start_level=start_level,
         verify_each=ns.verify_each,
         instrumentations=instrument.from_flags(
             print_ir_before=ns.print_ir_before,
@@ -143,10 +162,52 @@ def opt_command(ns: argparse.Namespace) -> int:
             instrumentations=pm.instrumentations,
         )
     if ns.emit is not None:
-        pm = pm.up_to(ns.emit, start_level="symbolic")
+        pm = pm.up_to(ns.emit, start_level=start_level)
     module = pm.run(program)
     sys.stdout.write(f"{module}\n")
     return 0
+
+
+def default_pipeline(level: str) -> str:
+    """The part of the default pipeline that starts at IR `level` (from its first pass that
+    takes that level)."""
+    from alta.passes import pipeline
+
+    default = passes.parse(passes.DEFAULT_PIPELINE, "symbolic")
+    before = ["symbolic", *pipeline.levels_along(default, "symbolic")]
+    start = before.index(level) if level in before[:-1] else len(default)
+    return passes.print_pipeline(default[start:])
+
+
+def is_ir_file(spec: str) -> bool:
+    """Whether PROGRAM names a file of printed IR (by its `.alta` suffix)."""
+    return spec.endswith(".alta")
+
+
+def load_ir(spec: str) -> Any:
+    """Parse the IR2 or IR3 text in file `spec`; IR3 takes its weights from the .npz beside it."""
+    from alta.ir import parser
+
+    path = Path(spec)
+    if not path.is_file():
+        raise UsageError(f"IR file '{spec}' does not exist")
+    text = path.read_text(encoding="utf-8")
+    if parser.header_level(text) != "dense":
+        return parser.parse(text)
+    weights_path = path.with_suffix(".npz")
+    if not weights_path.is_file():
+        raise UsageError(
+            f"'{spec}' holds alta.dense (IR3), whose weights are not part of the text; put "
+            f"them beside it as '{weights_path}' (np.savez(path, **module.weights))"
+        )
+    import numpy as np
+
+    try:
+        with np.load(weights_path, allow_pickle=False) as npz:
+            weights = {name: npz[name] for name in npz.files}
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read the weights '{weights_path}': {exc}") from None
+    return parser.parse(text, weights)
 
 
 def _with_max_layers(p: passes.Pass, max_layers: int) -> passes.Pass:

@@ -8,7 +8,7 @@ holds `halt_var == halt_value`; a halted sequence is frozen.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -64,7 +64,24 @@ def run(
     tokens, valid = st.pad_inputs(program, inputs)
     state = st.initial_state(program, tokens, valid)
     step = mlp_step(program)
-    batch = len(inputs)
+
+    def layer(sub: dict[str, np.ndarray], sub_valid: np.ndarray, k: int, idx: np.ndarray) -> Any:
+        return run_layer(program, sub, sub_valid, k, strict, step, idx)
+
+    return loop(program, state, valid, max_layers, layer)
+
+
+def loop(
+    program: symbolic.Program,
+    state: dict[str, np.ndarray],
+    valid: np.ndarray,
+    max_layers: int | None,
+    layer_fn: Callable[[dict[str, np.ndarray], np.ndarray, int, np.ndarray], Any],
+) -> RunResult:
+    """The halting loop (docs/semantics.md, "Halting"), shared by the IR1 and IR2
+    interpreters: `layer_fn(state, valid, layer, batch_index)` runs one layer on the
+    sequences still running; `state` is updated in place."""
+    batch = valid.shape[0]
     layers = np.zeros(batch, dtype=np.int64)
     active = np.ones(batch, dtype=bool)
     limit = UNBOUNDED_LAYER_CAP if max_layers is None else max_layers
@@ -72,7 +89,7 @@ def run(
     while active.any() and layer < limit:
         idx = np.flatnonzero(active)
         sub = {n: a[idx] for n, a in state.items()}
-        new = run_layer(program, sub, valid[idx], layer, strict, step, idx)
+        new = layer_fn(sub, valid[idx], layer, idx)
         layer += 1
         layers[idx] = layer
         halted = _halted(program, new, valid[idx])
@@ -90,8 +107,11 @@ def run(
         layers[frozen] = limit
         active[frozen] = False
     if active.any() and max_layers is None:
+        running = np.flatnonzero(active).tolist()
         raise InterpreterError(
-            f"program '{program.name}' did not halt within {UNBOUNDED_LAYER_CAP} layers"
+            f"program '{program.name}': sequence(s) {', '.join(map(str, running[:5]))}"
+            f"{' ...' if len(running) > 5 else ''} did not halt within "
+            f"{UNBOUNDED_LAYER_CAP} layers; pass max_layers=N to stop them there"
         )
     lengths = valid.sum(axis=1)
     return RunResult(_decode_outputs(program, state, lengths), layers, state, lengths)

@@ -113,8 +113,8 @@ class FunctionRunner:
         except UndefinedReadError as exc:
             raise UndefinedReadError(
                 f"layer {layer}: the MLP function read '{exc.args[0]}', which is undefined "
-                f"(None) at {_describe(where)}; guard the read on a variable that says "
-                "whether it is defined"
+                f"(None) at {_describe(where)} (state {_state(values)}); guard the read on a "
+                "variable that says whether it is defined"
             ) from None
         except IllTypedWriteError as exc:
             raise IllTypedWriteError(
@@ -125,7 +125,7 @@ class FunctionRunner:
         except Exception as exc:
             raise InterpreterError(
                 f"layer {layer}: the MLP function raised {type(exc).__name__}: {exc} at "
-                f"{_describe(where)}"
+                f"{_describe(where)} (state {_state(values)})"
             ) from exc
         writes = {n: st.encode(self.variables[n], v) for n, v in z.writes.items()}
         self.cache[row] = writes

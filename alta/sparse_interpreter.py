@@ -14,7 +14,7 @@ import numpy as np
 from alta import interpreter, interpreter_mlp
 from alta import interpreter_state as st
 from alta.errors import InterpreterError, RuleConflictError
-from alta.inputs import DEFAULT_MAX_LAYERS
+from alta.inputs import check_max_layers
 from alta.ir import sparse, symbolic
 
 
@@ -52,34 +52,20 @@ def as_symbolic_shell(module: sparse.Module) -> symbolic.Program:
 
 
 def run(module: sparse.Module, inputs: list[list[int]], max_layers: int | None = None) -> SparseRun:
+    """Run a batch with the interpreter's halting loop; also say which rules fired."""
     shell = as_symbolic_shell(module)
     if max_layers is None and module.halt is None:
         raise InterpreterError(f"module '{module.name}' has no halt spec: pass max_layers")
+    max_layers = check_max_layers(max_layers)
     tokens, valid = st.pad_inputs(shell, inputs)
     state = _initial(module, shell, tokens, valid)
-    limit = DEFAULT_MAX_LAYERS if max_layers is None else max_layers
-    layers = np.zeros(len(inputs), dtype=np.int64)
-    active = np.ones(len(inputs), dtype=bool)
     fired: set[int] = set()
-    for layer in range(limit):
-        idx = np.flatnonzero(active)
-        if not len(idx):
-            break
-        sub = {n: a[idx] for n, a in state.items()}
-        new = _layer(module, shell, sub, valid[idx], layer, fired)
-        for n in state:
-            state[n][idx] = new[n]
-        layers[idx] = layer + 1
-        if module.halt is not None:
-            ok = (new[module.halt.var] == module.halt.value) | ~valid[idx]
-            active[idx[ok.all(axis=1)]] = False
-    lengths = valid.sum(axis=1)
-    out_var = shell.vars[module.output]
-    outputs = [
-        [st.decode(out_var, x) for x in row[:n]]
-        for row, n in zip(state[module.output], lengths, strict=True)
-    ]
-    return SparseRun(outputs, layers, frozenset(fired))
+
+    def layer(sub: dict[str, np.ndarray], sub_valid: np.ndarray, k: int, idx: np.ndarray) -> Any:
+        return _layer(module, shell, sub, sub_valid, k, fired, idx)
+
+    result = interpreter.loop(shell, state, valid, max_layers, layer)
+    return SparseRun(result.outputs, result.layers, frozenset(fired))
 
 
 def _initial(
@@ -110,15 +96,15 @@ def _layer(
     valid: np.ndarray,
     layer: int,
     fired: set[int],
+    batch_index: np.ndarray,
 ) -> dict[str, np.ndarray]:
     after = dict(state)
-    batch_index = np.arange(valid.shape[0])
     for head in shell.heads:
         after[head.output] = interpreter.attend(  # declaration order: chains see earlier heads
             shell, head, after, valid, layer, False, batch_index
         )
     new = {n: a.copy() for n, a in state.items()}
-    written: dict[str, np.ndarray] = {}
+    written: dict[str, np.ndarray] = {}  # var -> index of the rule that wrote it, or -1
     for i, rule in enumerate(module.rules):
         hit = valid.copy()
         for atom in rule.atoms:
@@ -133,11 +119,16 @@ def _layer(
         if not hit.any():
             continue
         fired.add(i)
-        if rule.var in written and (written[rule.var] & hit).any():
+        writer = written.setdefault(rule.var, np.full(hit.shape, -1))
+        clash = hit & (writer >= 0)
+        if clash.any():
+            b, p = (int(x) for x in np.argwhere(clash)[0])
             raise RuleConflictError(
-                f"layer {layer}: two rules write '{rule.var}' at once (rule #{i})"
+                f"layer {layer}: rules #{writer[b, p]} and #{i} both fired at sequence "
+                f"{batch_index[b]}, "
+                f"position {p} and both write '{rule.var}'"
             )
-        written[rule.var] = written.get(rule.var, np.zeros_like(hit)) | hit
+        writer[hit] = i
         new[rule.var][hit] = st.encode(shell.vars[rule.var], rule.new)
     for name in module.clears:
         new[name] = np.full_like(state[name], st.none_of(shell.vars[name]))

@@ -45,12 +45,13 @@ MAX_ENUMERATED = 6
 
 @attrs.frozen
 class Generated:
-    """A generated program: the source that builds it (it defines `program`)."""
+    """A generated program: the source that builds it (it defines `program`; `pb` is
+    `alta.lang` and `Rule` is `alta.ir.symbolic.Rule`)."""
 
     source: str
 
     def build(self) -> symbolic.Program:
-        namespace: dict[str, Any] = {"pb": lang}
+        namespace: dict[str, Any] = {"pb": lang, "Rule": symbolic.Rule}
         exec(compile(self.source, "<generated program>", "exec"), namespace)
         return namespace["program"]
 
@@ -107,7 +108,14 @@ def thresholds(domain: Sequence[float]) -> list[float]:
 
 
 class _Gen:
-    """One program, drawn piece by piece (simple choices first, so shrinking simplifies)."""
+    """One program, drawn piece by piece (simple choices first, so shrinking simplifies).
+
+    strategies_ub.py subclasses it (and the two MLP writers) through the hooks below."""
+
+    #: Most heads a program gets.
+    MAX_HEADS = 3
+    #: Chance (k, n) that a categorical content head gets a one-offset mask (never multi-match).
+    SINGLE_MASK = (1, 2)
 
     def __init__(self, draw: Callable[[Any], Any]) -> None:
         self.draw = draw
@@ -129,7 +137,7 @@ class _Gen:
             self.vars.append(self._numerical(f"n{i}"))
         if d(st.booleans()):
             self.vars.append(self._set("s0"))
-        for j in range(d(_uniform(1, 3))):
+        for j in range(d(_uniform(1, self.MAX_HEADS))):
             self.heads.append(self._head(f"h{j}", force_set=(j == 0)))
         self._guards()
         return Generated(self._source())
@@ -226,7 +234,10 @@ class _Gen:
             return self._content(name, value, query=sets[0])
         if d(st.booleans()):
             return self._content(name, value, query=None)
-        offset = d(st.sampled_from((-1, 1, -2)))
+        return self._relative(name, value)
+
+    def _relative(self, name: str, value: _Var) -> _Var:
+        offset = self.draw(st.sampled_from((-1, 1, -2)))
         self.head_decls.append(f"{name!r}: pb.v_relative({value.name!r}, {offset})")
         out = attrs.evolve(value, name=name, decl="", head=True, safe=False, writable=False)
         if value.kind == "num":
@@ -235,16 +246,17 @@ class _Gen:
         self.offsets[name] = offset
         return out
 
-    def _content(self, name: str, value: _Var, query: _Var | None) -> _Var:
+    def _content(self, name: str, value: _Var, query: _Var | None, key: _Var | None = None) -> _Var:
+        """A `qkv` head; the query and the key are drawn unless given (a key needs a query)."""
         d = self.draw
         cats = [v for v in self.vars if v.kind == "cat"]
         if query is None:
             key = d(st.sampled_from(cats))
             others = [v for v in cats if v.range == key.range and v is not key]
             query = key if not others or d(st.booleans()) else d(st.sampled_from(others))
-        else:
+        elif key is None:
             key = d(st.sampled_from([v for v in cats if v.range == query.range]))
-        if value.kind == "cat" and d(_chance(1, 2)):
+        if value.kind == "cat" and d(_chance(*self.SINGLE_MASK)):
             mask = frozenset(d(st.sampled_from([m for m in MASKS if len(m) == 1])))
         else:
             mask = frozenset(d(st.sampled_from(MASKS)))
@@ -261,7 +273,10 @@ class _Gen:
             inferable = len(mask) == 1 or (
                 not value.declared and (bool(mask) or self.position_range is not None)
             )
-            if not inferable or d(st.booleans()):
+            if not inferable and value.declared and self._means_off_values():
+                out.domain = value.domain  # the head takes the value's `values`: UB off them
+                out.declared = True
+            elif not inferable or d(st.booleans()):
                 args.append(f"output_spec=pb.numeric_var(values={_r(out.domain)})")
                 out.declared = True
             else:
@@ -289,9 +304,7 @@ class _Gen:
     def _source(self) -> str:
         d = self.draw
         for v in self.vars:
-            # Only categorical variables can be set to None (the compiler refuses others). A
-            # None key never matches and a None value reads as None, but a None query is UB.
-            v.nullable_ok = v.kind == "cat" and v.writable and v.name not in self.queries
+            v.nullable_ok = self._nullable(v)
         lines = ["variables = {"]
         lines += [f"    {v.name!r}: {v.decl}," for v in self.vars]
         lines += ["}", "heads = {"]
@@ -315,12 +328,29 @@ class _Gen:
             f"position_range={self.position_range}, halt={halt}"
         )
         if d(st.sampled_from(("rules", "function"))) == "function":
-            lines += _FunctionWriter(self).lines()
+            lines += self._function_writer().lines()
             lines.append(f"program = pb.program_spec(variables, heads, ffn, {tail})")
         else:
-            lines += _RulesWriter(self).lines()
+            lines += self._rules_writer().lines()
             lines.append(f"program = pb.program_spec_from_rules(variables, heads, rules, {tail})")
         return "\n".join(lines) + "\n"
+
+    def _means_off_values(self) -> bool:
+        """Whether a numerical head whose means are not among its value's `values` may go
+        without an `output_spec` (its means are then UB)."""
+        return False
+
+    def _nullable(self, v: _Var) -> bool:
+        """Whether the MLP may write None to `v`. Only categorical variables can be set to
+        None (None is ill-typed for others). A None key never matches and a None value reads
+        as None, but a None query is UB."""
+        return v.kind == "cat" and v.writable and v.name not in self.queries
+
+    def _function_writer(self) -> _FunctionWriter:
+        return _FunctionWriter(self)
+
+    def _rules_writer(self) -> _RulesWriter:
+        return _RulesWriter(self)
 
     def _read_by_head(self, v: _Var) -> bool:
         return any(f"{v.name!r}" in decl.split(":", 1)[1] for decl in self.head_decls)
@@ -462,7 +492,7 @@ class _RulesWriter:
         table = {}
         for combo in itertools.product(*(v.domain for v in context)):
             if d(_chance(3, 4)):
-                table[combo if len(combo) != 1 else combo[0]] = d(st.sampled_from(values))
+                table[combo if len(combo) != 1 else combo[0]] = self._new_value(target, values)
         if not context:
             if not table:
                 return []
@@ -477,6 +507,10 @@ class _RulesWriter:
             f"    if ({key}) in T{i}:",
             f"        mlp.set({target.name!r}, T{i}[({key})])",
         ]
+
+    def _new_value(self, target: _Var, values: list[Any]) -> Any:
+        """A table entry: the value a rule writes to `target`."""
+        return self.draw(st.sampled_from(values))
 
 
 def _uniform(lo: int, hi: int) -> st.SearchStrategy[int]:
@@ -562,12 +596,12 @@ def assert_agrees(
     """The compiled model gives the interpreter's outputs (as a batch and alone), and every
     variable decodes to the interpreter's value after the embedding and after each layer."""
     batch = [seq for seq, _ in kept]
-    for (seq, want), got in zip(kept, model(batch), strict=True):
+    for (seq, want), got in zip(kept, model(batch, allow_unhalted=True), strict=True):
         assert outputs_agree(program, got, want), (
             f"input {seq}: compiled {got} != interpreter {want}"
         )
     seq, want = kept[-1]
-    got = model(seq)
+    got = model(seq, allow_unhalted=True)
     assert outputs_agree(program, got, want), f"input {seq} alone: {got} != {want}"
     states_agree(program, model, batch, max_layers)
 

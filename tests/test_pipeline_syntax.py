@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import alta
 from alta import passes
 from alta.errors import PipelineError
-from alta.passes import base, pipeline
+from alta.passes import base, option_types
 from alta.passes.minimize_rules import MinimizeRulesPass
 
 
@@ -204,16 +204,16 @@ def test_every_builtin_option_can_be_written_in_text() -> None:
         cls = passes.lookup(name)
         assert cls is not None
         for opt in base.options(cls):
-            assert pipeline._writable(opt.type, 0) or all(
-                pipeline._writable(a, 0)
-                for a in pipeline._alternatives(opt.type)
+            assert option_types._writable(opt.type, 0) or all(
+                option_types._writable(a, 0)
+                for a in option_types._alternatives(opt.type)
                 if a is not type(None)
             ), (name, opt)
             if opt.has_default:
                 text = base.format_value(opt.default)
                 quoted = text.startswith('"')
                 raw = text[1:-1] if quoted else text
-                assert pipeline.convert(raw, opt.type, name, quoted) == opt.default
+                assert option_types.convert(raw, opt.type, name, quoted) == opt.default
 
 
 # --------------------------------------------------------------------------- minimize-rules

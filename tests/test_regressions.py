@@ -112,7 +112,70 @@ def test_function_writing_none_to_a_numerical_variable() -> None:
     try:
         model = alta.compile(program, max_layers=1)
     except errors.AltaError:
-        with pytest.raises(errors.ProgramError):
+        with pytest.raises(errors.IllTypedWriteError):
             alta.interpret(program, [0], max_layers=1)
     else:
         assert model([0]) == alta.interpret(program, [0], max_layers=1)
+
+
+# --------------------------------------------------------------------------- non-strict fuzzer
+# Found by the non-strict fuzzer (strategies_ub.py): the contract of docs/semantics.md for
+# programs with undefined behaviour (reports name the fault; strict=True sees every conflict
+# the interpreter can report; nothing but an AltaError escapes).
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_raising_function_path_error_shows_the_state(strict: bool) -> None:
+    """The interpreter's error for a raising MLP function path named the layer, sequence
+    and position but not the state the function saw (docs/semantics.md: errors name the
+    function path), unlike the ill-typed write error.
+    Fixed in interpreter_mlp.FunctionRunner._writes."""
+
+    def ffn(z: Any) -> None:
+        if z["c0"] == 1:
+            raise ValueError("boom")
+
+    variables = {"c0": pb.input_var(2), "c1": pb.var(2)}
+    program = pb.program_spec(variables, {}, ffn, output_name="c1", input_range=2)
+    assert alta.interpret(program, [0, 0], max_layers=1, strict=strict) == [0, 0]
+    with pytest.raises(errors.InterpreterError, match="ValueError: boom") as info:
+        alta.interpret(program, [[0], [0, 1]], max_layers=1, strict=strict)
+    assert "sequence 1, position 1" in str(info.value)
+    assert "c0=1" in str(info.value), "the error must show the state the function saw"
+
+
+@pytest.mark.parametrize("second_new", [0, 1], ids=["duplicate", "no-op"])
+def test_rules_the_default_pipeline_drops_still_conflict(second_new: int) -> None:
+    """Two rules that always fire together (identical, or one a no-op new == old): the
+    interpreter reports a RuleConflictError, but the default pipeline dropped the second
+    (canonicalize, minimize-rules) before lower-sparse-to-dense looked for conflicts, so
+    `strict=True` compiled it without a word. The lowerings alone did warn.
+    Fixed by checking conflicts before the optimisations (sparse.Module.conflicts_checked)."""
+    variables = {"c0": pb.var(2), "c1": pb.var(2, default=1)}
+    rules = [
+        symbolic.Rule((("c1", 1),), "c1", 1, 0),
+        symbolic.Rule((("c1", 1),), "c1", 1, second_new),
+    ]
+    program = pb.program_spec_from_rules(variables, {}, rules, output_name="c1", input_range=2)
+    with pytest.raises(errors.RuleConflictError, match=r"rules #\d \(.*\) and #\d .*'c1'"):
+        alta.interpret(program, [0], max_layers=1, strict=True)
+    with pytest.raises(errors.CompileError, match=r"strict=True.*may fire together"):
+        alta.compile(program, pipeline=strategies.LOWER_ONLY, max_layers=1, strict=True)
+    with pytest.raises(errors.CompileError, match=r"strict=True.*may fire together"):
+        alta.compile(program, max_layers=1, strict=True)
+
+
+def test_mlp_builder_writing_an_int_to_a_set_variable_raises_an_alta_error() -> None:
+    """MLPBuilder.set normalised a set variable's value with frozenset(value), so an int
+    raised TypeError, not an AltaError. Fixed in symbolic.normalise (a non-iterable is left
+    for value_error to name: an ill-typed rule)."""
+    sets = (frozenset(), frozenset({1}))
+    variables = {"c0": pb.input_var(3), "s0": pb.set_var(range=2, values=sets)}
+    mlp = pb.MLPBuilder(variables, {})
+    try:
+        mlp.set("s0", 5)
+    except errors.AltaError:
+        return  # refused when built: fine
+    program = pb.program_spec_from_rules(variables, {}, mlp.rules, output_name="c0", input_range=3)
+    with pytest.raises(errors.IllTypedWriteError, match="rule #0"):
+        alta.interpret(program, [0], max_layers=1)

@@ -345,3 +345,15 @@ def test_multi_match_is_reported_in_strict_mode() -> None:
     program = _first_equal_program()
     with pytest.raises(errors.UndefinedBehaviourError, match=r"head 'where'.*more than one"):
         alta.interpret(program, [1, 2, 1], max_layers=1, strict=True)
+
+
+def test_sparse_interpreter_reports_a_firing_conflict_with_its_location() -> None:
+    from alta import sparse_interpreter
+    from alta.passes import lower_symbolic_to_sparse
+
+    module = lower_symbolic_to_sparse.lower(_two_writers(left_heads=False, overlap=True))
+    assert sparse_interpreter.run(module, [[0, 2]], max_layers=1).outputs == [[0, 2]]
+    with pytest.raises(errors.RuleConflictError) as info:
+        sparse_interpreter.run(module, [[0], [2, 1]], max_layers=1)
+    msg = str(info.value)
+    assert "rules #0 and #1" in msg and "sequence 1, position 1" in msg and "'y'" in msg

@@ -9,7 +9,6 @@ argument). Each gets a module object here, under its own name, holding alta obje
 from __future__ import annotations
 
 import importlib.machinery
-import importlib.util
 import sys
 import types
 from collections.abc import Callable, Sequence
@@ -74,7 +73,7 @@ def simple_mlp_names() -> dict[str, Any]:
 
 
 def install() -> dict[str, types.ModuleType]:
-    """Put the modules in `sys.modules` (once); refuse if a real `framework` exists."""
+    """Put the modules in `sys.modules` (once); refuse if another `framework` is imported."""
     current = sys.modules.get(ROOT)
     if current is not None and getattr(current, _MARK, False):
         return {name: sys.modules[name] for name in NAMES if name in sys.modules}
@@ -127,7 +126,7 @@ def _module(name: str, doc: str, names: dict[str, Any], package: bool = False) -
 
 
 def _check_free() -> None:
-    """Raise unless no module or package named `framework` is imported or importable."""
+    """Raise if a module named `framework` (not ours) is already imported."""
     taken = [n for n in sys.modules if n == ROOT or n.startswith(ROOT + ".")]
     if taken:
         where = _location(getattr(sys.modules.get(taken[0]), "__spec__", None))
@@ -137,17 +136,8 @@ def _check_free() -> None:
             "neither imported nor on sys.path, or use `from alta import lang as pb` instead "
             "of `framework.program_builder`"
         )
-    try:
-        spec = importlib.util.find_spec(ROOT)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is not None:
-        raise AltaError(
-            f"alta.compat.paper: a package named 'framework' is importable{_location(spec)} "
-            "(the paper's own code?); alta.compat.paper will not shadow it. Run with that "
-            "directory off sys.path (e.g. from outside the checkout), or use "
-            "`from alta import lang as pb` instead of `framework.program_builder`"
-        )
+    # A `framework` that is merely on sys.path (the paper's checkout, say) is shadowed:
+    # asking for alta.compat.paper is asking for that.
 
 
 def _location(spec: importlib.machinery.ModuleSpec | None) -> str:

@@ -17,8 +17,9 @@ change at all:
 types. Only these modules exist: the paper's interpreter, compiler and trace modules have
 no counterpart here (use `alta.interpret` and `alta.compile`).
 
-If a package named `framework` is already imported or importable (for example the paper's
-own code on `sys.path`), the import raises `AltaError` instead of shadowing it.
+If another module named `framework` is already imported, the import raises `AltaError`
+rather than replace it. One that is only on `sys.path` (the paper's own checkout, when you
+run its example files from there) is shadowed: its `framework` is what this replaces.
 """
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ from alta.ir.analysis import Reachable, can_fire, can_fire_together
 
 Pair = tuple[sparse.Value, sparse.Value]
 
-#: A pair whose fixed point would take more rule-pair checks than this is not refined.
-MAX_WORK = 200_000
+#: A pair whose fixed point takes more rule checks than this is not refined.
+MAX_WORK = 2_000_000
 
 
 class JointReach:
@@ -79,20 +79,24 @@ class JointReach:
         if variables[u].is_head_output or variables[v].is_head_output:
             return None
         xs, ys = self.writers[u], self.writers[v]
-        work = len(self.reach[u]) * len(self.reach[v]) * (len(xs) + 1) * (len(ys) + 1)
-        if work > MAX_WORK:
-            return None
         third = {atom.var for r in (*xs, *ys) for atom in r.atoms} - {u, v}
+        by_x = _index(xs, u, self.reach[u])
+        by_y = _index(ys, v, self.reach[v])
         held = set(self._initial(u, v))
         todo = list(held)
+        work = 0
         while todo:
             a, b = todo.pop()
             local = {**self.reach, u: frozenset({a}), v: frozenset({b})}
             if self.base is not None:
                 for w in third:
                     local[w] = self.reach[w] & self.base.given(u, a, w) & self.base.given(v, b, w)
-            fire_x = [r for r in xs if can_fire(r, local)]
-            fire_y = [r for r in ys if can_fire(r, local)]
+            candidates = [r for r in by_x[a] if _allows(r, v, b)] + [
+                r for r in by_y[b] if _allows(r, u, a)
+            ]
+            work += len(candidates)
+            fire_x = [r for r in candidates if r.var == u and can_fire(r, local)]
+            fire_y = [r for r in candidates if r.var == v and can_fire(r, local)]
             stay_x = not any(_must_fire(r, local) for r in fire_x)
             stay_y = not any(_must_fire(r, local) for r in fire_y)
             nexts = set()
@@ -102,12 +106,13 @@ class JointReach:
                 nexts |= {(a, r.new) for r in fire_y}
             if stay_x and stay_y:
                 nexts.add((a, b))
-            nexts |= {
-                (rx.new, ry.new)
-                for rx in fire_x
-                for ry in fire_y
-                if can_fire_together(rx, ry, local)
-            }
+            for rx, ry in itertools.product(fire_x, fire_y):
+                if (rx.new, ry.new) not in nexts:
+                    work += 1
+                    if can_fire_together(rx, ry, local):
+                        nexts.add((rx.new, ry.new))
+            if work > MAX_WORK:
+                return None  # too costly to track: not refined
             for pair in nexts - held:
                 held.add(pair)
                 todo.append(pair)
@@ -118,6 +123,18 @@ class JointReach:
         if iu.source == iv.source and iu.source in ("token", "position"):
             return set(zip(iu.table, iv.table, strict=False))
         return set(itertools.product(iu.values(), iv.values()))
+
+
+def _index(
+    rules: list[sparse.Rule], var: str, values: frozenset[sparse.Value]
+) -> dict[sparse.Value, list[sparse.Rule]]:
+    """For each value of `var`, the rules whose atom on `var` (if any) allows it."""
+    return {value: [r for r in rules if _allows(r, var, value)] for value in values}
+
+
+def _allows(rule: sparse.Rule, var: str, value: sparse.Value) -> bool:
+    atom = rule.atom(var)
+    return atom is None or value in atom.values
 
 
 def _must_fire(rule: sparse.Rule, known: Reachable) -> bool:

@@ -105,6 +105,9 @@ class Module:
     level: str = "sparse"
     #: Notes from the lowering (e.g. dropped ill-typed rules); not part of the IR's meaning.
     diagnostics: tuple[str, ...] = attrs.field(default=(), eq=False, repr=False)
+    #: The lowering checked its exact rules for conflicts (later passes may merge or drop
+    #: the evidence, e.g. a duplicate rule), so lower-sparse-to-dense need not check again.
+    conflicts_checked: bool = attrs.field(default=False, eq=False, repr=False)
 
     @property
     def clears(self) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar, TypeAlias
 
 import attrs
@@ -190,7 +190,9 @@ def normalise(var: Var, value: Value) -> Value:
         return int(value) if isinstance(value, bool | int) else value
     if isinstance(var, NumericalVar):
         return float(value) if isinstance(value, bool | int | float) else value
-    return frozenset(value) if not isinstance(value, frozenset) else value
+    if isinstance(value, frozenset) or not isinstance(value, Iterable):
+        return value  # a non-iterable is left for `value_error` to name
+    return frozenset(value)
 
 
 def value_error(var: Var, value: Value) -> str | None:

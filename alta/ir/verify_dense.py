@@ -94,7 +94,7 @@ def _check_embed(module: dense.Module) -> None:
 
 
 def _check_head(module: dense.Module, head: dense.Head) -> None:
-    d, role = module.d_model, f"head '@{head.name}'"
+    d, role = module.d_model, f"head '%{head.name}'"
     k = _weight(module, head.wq, f"{role} wq", (d, None))[1]
     _weight(module, head.bq, f"{role} bq", (k,))
     _weight(module, head.wk, f"{role} wk", (d, k))
@@ -127,10 +127,10 @@ def _check_stages(module: dense.Module) -> None:
                 if t >= s and other is not head and len(dims):
                     _fail(
                         module,
-                        f"head '@{head.name}' (stage {s}) reads dims {dims.tolist()}, which "
-                        f"head '@{other.name}' writes in stage {t}; a head reads only what "
+                        f"head '%{head.name}' (stage {s}) reads dims {dims.tolist()}, which "
+                        f"head '%{other.name}' writes in stage {t}; a head reads only what "
                         "earlier stages wrote",
-                        f"%a.{head.name} = attention %x",
+                        f"stage {s} {{ head %{head.name} ... }}",
                     )
 
 

@@ -131,7 +131,7 @@ _SEQUENCE_VALUES = (tuple, list, frozenset, set)
 
 
 def format_value(value: Any) -> str:
-    """An option value as pipeline text (the inverse of `pipeline.convert`).
+    """An option value as pipeline text (the inverse of `option_types.convert`).
 
     A str that would read as something else (`none`, a bool, a number) is quoted, and
     quoted text is never `none` and stays a str where the option accepts one. Sequences

@@ -105,7 +105,8 @@ def lower(module: sparse.Module, max_layers: int | None = None) -> dense.Module:
     heads = {h.output: _head(module, h, by_var, folded, d, weights) for h in module.heads}
     stages = tuple(tuple(heads[h.output] for h in stage) for stage in schedule(module))
     reach = analysis.reachable_values(module)
-    conflict_warning.warn_unproven_conflicts(module, reach)
+    if not module.conflicts_checked:  # e.g. IR2 read from text
+        conflict_warning.warn_unproven_conflicts(module, reach)
     layers = mlp_builder.build(module, by_var, d, reach, constants(module), weights)
     halt = None
     if module.halt is not None:

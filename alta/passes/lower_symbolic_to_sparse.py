@@ -36,9 +36,9 @@ from alta.errors import (
     UndefinedReadError,
 )
 from alta.interpreter_mlp import checked_write
+from alta.ir import analysis, sparse, symbolic
 from alta.ir import domains as domain_inference
-from alta.ir import sparse, symbolic
-from alta.passes import base
+from alta.passes import base, conflict_warning
 from alta.passes.lazy_values import Fallback, Lazy, NeedValue, fallback, may_defer
 
 #: A function that needs more runs than this is refused (it would not fit a model anyway).
@@ -88,7 +88,7 @@ def lower(program: symbolic.Program, *, lazy: bool = True) -> sparse.Module:
     }
     halt = None if program.halt is None else sparse.Halt(program.halt.var, program.halt.value)
     dropped.warn(program.name)
-    return sparse.Module(
+    module = sparse.Module(
         name=program.name,
         variables=variables,
         heads=tuple(
@@ -100,8 +100,10 @@ def lower(program: symbolic.Program, *, lazy: bool = True) -> sparse.Module:
         input_range=program.input_range,
         position_range=program.position_range,
         halt=halt,
-        diagnostics=dropped.lines(),
     )
+    conflicts = conflict_warning.warn_unproven_conflicts(module, analysis.reachable_values(module))
+    lines = dropped.lines() + ((f"{conflicts} unproven rule conflict(s)",) if conflicts else ())
+    return attrs.evolve(module, diagnostics=lines, conflicts_checked=True)
 
 
 @attrs.define
