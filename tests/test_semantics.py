@@ -1,4 +1,4 @@
-"""The reference semantics of DESIGN §4, one rule at a time.
+"""The reference semantics of docs/semantics.md, one rule at a time.
 
 Each test builds a tiny program by hand, and its expected outputs are worked out by hand
 from the semantics (the comments show the working), never by running the interpreter.

@@ -30,12 +30,14 @@ about 300 rules too (lazy reads and hoisting; 231 after the default pipeline).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
 from alta import lang as pb
 from alta.ir import symbolic
+from alta.programs.case import ProgramCase
 
 START, PLUS, END = 10, 11, 12
 INIT, ITERATE, DONE = 0, 1, 2
@@ -233,3 +235,22 @@ def build(*, rules: bool = False) -> symbolic.Program:
         halt=halt,
         name="addition",
     )
+
+
+def _case(rules: bool) -> ProgramCase:
+    suffix = "_rules" if rules else ""
+    return ProgramCase(
+        name="addition" + suffix,
+        build=functools.partial(build, rules=rules),
+        generate=generate,
+        reference=reference,
+        decode=decode,
+        max_layers=None,
+        edge_inputs=edge_inputs(),
+        layers=layers,
+        description="s a + b e; pointers and carry; n+2 layers; halts",
+    )
+
+
+#: The library cases this module registers (collected by `alta.programs`).
+CASES = [_case(rules=False), _case(rules=True)]

@@ -13,6 +13,7 @@ left neighbour exists, so the read is always defined.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from alta import lang as pb
 from alta.ir import symbolic
+from alta.programs.case import ProgramCase
 
 #: Default maximum input length of the absolute-position variant (its position_range).
 MAX_LENGTH = 50
@@ -156,3 +158,39 @@ def build_sequential_relative(*, rules: bool = False) -> symbolic.Program:
         "done_left": pb.v_relative("done", -1),
     }
     return _build("parity_sequential_relative", variables, heads, rules, 3, None)
+
+
+#: Edge bit strings, shared with the counting programs in `parity_sum.py`.
+EDGE_BITS = [[], [0], [1], [1, 0, 1], [1, 0, 1, 1], [1] * MAX_LENGTH]
+
+
+def _cases(rules: bool) -> list[ProgramCase]:
+    suffix = "_rules" if rules else ""
+    return [
+        ProgramCase(
+            name="parity_sequential_absolute" + suffix,
+            build=functools.partial(build_sequential_absolute, rules=rules),
+            generate=generate_absolute,
+            reference=parity_of,
+            decode=decode_last,
+            max_layers=None,
+            edge_inputs=EDGE_BITS,
+            layers=layers_absolute,
+            description="bits; absolute positions (L=50); N-1 layers; halts",
+        ),
+        ProgramCase(
+            name="parity_sequential_relative" + suffix,
+            build=functools.partial(build_sequential_relative, rules=rules),
+            generate=generate_relative,
+            reference=lambda tokens: parity_of(tokens[1:]),
+            decode=decode_last,
+            max_layers=None,
+            edge_inputs=[[START, *bits] for bits in EDGE_BITS],
+            layers=layers_relative,
+            description="START then bits; relative heads; N layers; halts",
+        ),
+    ]
+
+
+#: The library cases this module registers (collected by `alta.programs`).
+CASES = _cases(rules=False) + _cases(rules=True)

@@ -14,13 +14,15 @@ learn than the numerical x -> parity one).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
 from alta import lang as pb
 from alta.ir import symbolic
-from alta.programs.parity import parity_of, random_bits
+from alta.programs.case import ProgramCase
+from alta.programs.parity import EDGE_BITS, decode_last, parity_of, random_bits
 
 #: Default maximum input length, EOS included.
 MAX_LENGTH = 50
@@ -123,3 +125,39 @@ def build_intermediate(max_length: int = MAX_LENGTH) -> symbolic.Program:
         halt=pb.halt_spec("state", DONE),
         name="parity_intermediate",
     )
+
+
+_EDGES = [[*bits[: MAX_LENGTH - 1], EOS] for bits in EDGE_BITS]
+
+
+def _sum_mod_2_case(rules: bool) -> ProgramCase:
+    suffix = "_rules" if rules else ""
+    return ProgramCase(
+        name="parity_sum_mod_2" + suffix,
+        build=functools.partial(build_sum_mod_2, rules=rules),
+        generate=generate,
+        reference=reference,
+        decode=decode_last,
+        max_layers=1,
+        edge_inputs=_EDGES,
+        layers=lambda tokens: 1,
+        description="bits then EOS; one numerical head; 1 layer",
+    )
+
+
+#: The library cases this module registers (collected by `alta.programs`).
+CASES = [
+    _sum_mod_2_case(rules=False),
+    _sum_mod_2_case(rules=True),
+    ProgramCase(
+        name="parity_intermediate",
+        build=build_intermediate,
+        generate=generate,
+        reference=reference,
+        decode=decode_last,
+        max_layers=None,
+        edge_inputs=_EDGES,
+        layers=lambda tokens: 2,
+        description="bits then EOS; count in num_ones, then mod 2; 2 layers; halts",
+    ),
+]

@@ -26,6 +26,7 @@ import numpy as np
 
 from alta import lang as pb
 from alta.ir import symbolic
+from alta.programs.case import ProgramCase
 
 BOS = 0
 VOCAB = 16
@@ -102,3 +103,19 @@ def build() -> symbolic.Program:
         halt=pb.halt_spec("step", DONE),
         name="sort_unique",
     )
+
+
+#: The library cases this module registers (collected by `alta.programs`).
+CASES = [
+    ProgramCase(
+        name="sort_unique",
+        build=build,
+        generate=generate,
+        reference=reference,
+        decode=decode,
+        max_layers=None,
+        edge_inputs=edge_inputs(),
+        layers=lambda tokens: 2,
+        description="BOS then distinct tokens 1..15; 2 layers; halts",
+    )
+]

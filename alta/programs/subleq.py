@@ -27,11 +27,13 @@ lowers to about 3,000 rules (about 1,200 after the default pipeline).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from alta import lang as pb
 from alta.ir import symbolic
 from alta.programs import subleq_machine as sm
+from alta.programs.case import ProgramCase
 
 FETCH, EXEC, JUMP, HALT = 0, 1, 2, 3
 
@@ -185,3 +187,22 @@ def build(*, rules: bool = False) -> symbolic.Program:
         halt=halt,
         name="subleq",
     )
+
+
+def _case(rules: bool) -> ProgramCase:
+    suffix = "_rules" if rules else ""
+    return ProgramCase(
+        name="subleq" + suffix,
+        build=functools.partial(build, rules=rules),
+        generate=sm.generate,
+        reference=sm.reference,
+        decode=sm.decode_memory,
+        max_layers=None,
+        edge_inputs=sm.edge_inputs(),
+        layers=sm.layers,
+        description="16-cell SUBLEQ machine; 3 layers per instruction; halts",
+    )
+
+
+#: The library cases this module registers (collected by `alta.programs`).
+CASES = [_case(rules=False), _case(rules=True)]
