@@ -39,7 +39,7 @@ def _state(ir: dense.Module, values: Mapping[str, Any]) -> np.ndarray:
     """A residual vector holding `values` (a variable not named holds None: zeros)."""
     x = np.zeros(ir.d_model)
     for name, value in values.items():
-        x += lsd.encode(ir.slot(name), value, ir.d_model)
+        x += dense.encode(ir.slot(name), value, ir.d_model)
     return x.astype(F32)
 
 

@@ -186,3 +186,22 @@ def decode(slot: Slot, x: np.ndarray) -> np.ndarray:
     bits = (part > 0.5).astype(np.int64)
     weights = np.asarray([1 << m for m in slot.values], dtype=np.int64)
     return bits @ weights
+
+
+def encode(slot: Slot, value: Any, d_model: int) -> np.ndarray:
+    """The residual vector holding `value` in `slot` and zeros elsewhere (`decode` inverts it)."""
+    vec = np.zeros(d_model)
+    if value is None:
+        return vec
+    if slot.kind == sparse.CATEGORICAL:
+        if value in slot.values:
+            vec[slot.dim(value)] = 1.0
+    elif slot.kind == sparse.SET:
+        for member in value:
+            if member in slot.values:
+                vec[slot.dim(member)] = 1.0
+    elif slot.width:
+        vec[slot.start] = value
+        if slot.width == 2:
+            vec[slot.start + 1] = 1.0
+    return vec

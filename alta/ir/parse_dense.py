@@ -12,7 +12,7 @@ from typing import Any
 from alta.errors import VerifyError
 from alta.ir import dense, sparse
 from alta.ir.dense_printer import HEAD_ROLES
-from alta.ir.parser import Parser, Token, as_arrays
+from alta.ir.lexer import Parser, Token, as_arrays
 
 _KINDS = (sparse.CATEGORICAL, sparse.NUMERICAL, sparse.SET)
 _ACTS = (dense.CLIPPED_RELU, dense.LINEAR)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alta.ir import sparse
-from alta.ir.parser import Parser, Token
+from alta.ir.lexer import Parser, Token
 
 _TYPES = {"cat": sparse.CATEGORICAL, "num": sparse.NUMERICAL, "set": sparse.SET}
 

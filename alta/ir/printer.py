@@ -4,7 +4,7 @@ The first line names the level: `alta.symbolic @name`, `alta.sparse @name`, `alt
 IR2 and IR3 text is complete: `alta.ir.parser.parse` reads it back (IR3 with its weights
 given separately), and printing the parsed module gives the same text again. IR1 holds
 Python functions, so its text is for reading only. `alta.ir.parser`'s docstring has the
-grammar and samples of both.
+grammar and samples of both. IR3 is printed by `alta.ir.dense_printer`.
 
 Names print bare (`%parity`, `@head.x.wq`) when they are made of letters, digits, `_`, `.`
 and `$`, and as a JSON string after the sigil otherwise (`%"my var"`).
@@ -15,12 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from alta.ir import sparse, symbolic
-
-if TYPE_CHECKING:
-    from alta.ir import dense
 
 #: What a name may hold to print without quotes (the parser's lexer reads the same set).
 BARE_NAME = re.compile(r"[A-Za-z0-9_.$]+")
@@ -144,9 +141,3 @@ def print_sparse(module: sparse.Module) -> str:
     lines.append(f"  output {sym('%', module.output)}")
     lines.append("}")
     return "\n".join(lines)
-
-
-def print_dense(module: dense.Module) -> str:
-    from alta.ir import dense_printer
-
-    return dense_printer.print_dense(module)

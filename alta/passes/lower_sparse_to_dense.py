@@ -19,6 +19,7 @@ import numpy as np
 
 from alta.errors import CompileError
 from alta.ir import analysis, dense, sparse
+from alta.ir.dense import encode
 from alta.passes import base, conflict_warning, mlp_builder
 
 MATCH_LOGIT = 1000.0
@@ -74,25 +75,6 @@ def layout(module: sparse.Module) -> tuple[dense.Slot, ...]:
         slots.append(dense.Slot(var.name, var.kind, start, values))
         start += len(values)
     return tuple(slots)
-
-
-def encode(slot: dense.Slot, value: Any, d_model: int) -> np.ndarray:
-    """The residual vector holding `value` in `slot` and zeros elsewhere."""
-    vec = np.zeros(d_model)
-    if value is None:
-        return vec
-    if slot.kind == sparse.CATEGORICAL:
-        if value in slot.values:
-            vec[slot.dim(value)] = 1.0
-    elif slot.kind == sparse.SET:
-        for member in value:
-            if member in slot.values:
-                vec[slot.dim(member)] = 1.0
-    elif slot.width:
-        vec[slot.start] = value
-        if slot.width == 2:
-            vec[slot.start + 1] = 1.0
-    return vec
 
 
 def lower(module: sparse.Module, max_layers: int | None = None) -> dense.Module:

@@ -30,7 +30,6 @@ import numpy as np
 
 from alta.errors import CompileError
 from alta.ir import dense, sparse
-from alta.passes import lower_sparse_to_dense as lsd
 
 Form = tuple[dict[int, float], float]  # (coefficients by input index, constant)
 
@@ -157,7 +156,7 @@ class _Indicators:
         key = ("delta", var, new, old)
         if key not in self.memo:
             slot = self.slots[var]
-            self.memo[key] = lsd.encode(slot, new, d) - lsd.encode(slot, old, d)
+            self.memo[key] = dense.encode(slot, new, d) - dense.encode(slot, old, d)
         return self.memo[key]
 
     def _indicator(self, var: str, values: frozenset[Any]) -> Form:
