@@ -308,8 +308,8 @@ def test_opt_reads_ir3_with_its_npz_beside_it(
     np.savez(tmp_path / "model.npz", **module.weights)
     code, out, err = run(capsys, "opt", str(path), "--print-ir-after-all")
     assert code == 0, err
-    assert out == f"{module}\n"  # the default pipeline from IR3 is prune-dims (a no-op here)
-    assert "IR Dump After prune-dims" in err
+    assert out == f"{module}\n"  # the default pipeline from IR3 is prune-mlp-units (a no-op)
+    assert "IR Dump After prune-mlp-units" in err
     code, out, err = run(capsys, "opt", str(path), "--pass-pipeline=canonicalize")
     assert code == 1 and "expects alta.sparse but receives alta.dense" in err
 
@@ -332,4 +332,4 @@ def test_opt_file_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
 def test_default_pipeline_from_each_level() -> None:
     assert cli.default_pipeline("symbolic") == passes.DEFAULT_PIPELINE
     assert cli.default_pipeline("sparse") == passes.DEFAULT_PIPELINE.split(",", 1)[1]
-    assert cli.default_pipeline("dense") == "prune-dims"
+    assert cli.default_pipeline("dense") == "prune-mlp-units"

@@ -27,7 +27,7 @@ from alta.passes import lower_symbolic_to_sparse as lower_pass
 from alta.programs import parity
 
 OPTIMISING = (
-    "lower-symbolic-to-sparse,canonicalize,minimize-rules,prune-dims,minimize-rules,dce,"
+    "lower-symbolic-to-sparse,canonicalize,fixpoint(minimize-rules,prune-values),dce,"
     "canonicalize,lower-sparse-to-dense"
 )
 FUNCTION_PROGRAMS = [

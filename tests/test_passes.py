@@ -15,13 +15,13 @@ import alta
 from alta import lang as pb
 from alta import sparse_interpreter
 from alta.ir import sparse
-from alta.passes import canonicalize, dce, minimize_rules, prune_dims
+from alta.passes import canonicalize, dce, minimize_rules, prune_values
 from alta.passes import lower_sparse_to_dense as to_dense
 from alta.passes import lower_symbolic_to_sparse as to_sparse
 
 CANON = canonicalize.CanonicalizePass()
 MINIMIZE = minimize_rules.MinimizeRulesPass()
-PRUNE = prune_dims.PruneDimsPass()
+PRUNE = prune_values.PruneValuesPass()
 DCE = dce.DeadCodeEliminationPass()
 SPARSE_PASSES = [CANON, MINIMIZE, PRUNE, DCE]
 
@@ -74,13 +74,14 @@ def _tiny() -> Any:
 
 
 # The text goldens of these passes are in tests/goldens/ (tests/test_pass_goldens.py):
-# canonicalize and minimize-rules on parity's full-product rules, prune-dims and dce on
+# canonicalize and minimize-rules on parity's full-product rules, prune-values and dce on
 # `_tiny`.
 
 
-def test_prune_dims_and_dce_narrow_the_model() -> None:
+def test_prune_values_and_dce_narrow_the_model() -> None:
     module = CANON.run(to_sparse.lower(_tiny()))
-    pruned = PRUNE.run(module)
+    pruned = DCE.run(PRUNE.run(module))
+    assert list(PRUNE.run(module).variables) == ["x", "y", "unused"]  # dce removes it
     assert list(pruned.variables) == ["x", "y"]
     assert list(DCE.run(module).variables) == ["x", "y"]
     assert to_dense.lower(module).d_model == 4 + 3 + 2

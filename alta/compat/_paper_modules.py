@@ -132,9 +132,9 @@ def _check_free() -> None:
         where = _location(getattr(sys.modules.get(taken[0]), "__spec__", None))
         raise AltaError(
             f"alta.compat.paper: a module named '{taken[0]}' is already imported{where}; "
-            "alta.compat.paper will not replace it. Run where the paper's `framework` is "
-            "neither imported nor on sys.path, or use `from alta import lang as pb` instead "
-            "of `framework.program_builder`"
+            "alta.compat.paper will not replace it. Import alta.compat.paper before "
+            "anything imports `framework`, or use `from alta import lang as pb` instead of "
+            "`framework.program_builder`"
         )
     # A `framework` that is merely on sys.path (the paper's checkout, say) is shadowed:
     # asking for alta.compat.paper is asking for that.

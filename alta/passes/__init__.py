@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from alta.passes.base import LEVELS, Pass, available, level_of, lookup, register
+from alta.passes.fixpoint import Fixpoint
 from alta.passes.instrument import (
     Instrumentation,
     PassStatistics,
@@ -26,6 +27,7 @@ from alta.passes.pipeline import parse, print_pipeline
 __all__ = [
     "DEFAULT_PIPELINE",
     "LEVELS",
+    "Fixpoint",
     "Instrumentation",
     "Pass",
     "PassManager",
@@ -45,8 +47,8 @@ __all__ = [
 
 #: The pipeline `alta.compile` and `alta opt` run unless told otherwise.
 DEFAULT_PIPELINE = (
-    "lower-symbolic-to-sparse,canonicalize,minimize-rules,prune-dims,minimize-rules,dce,"
-    "canonicalize,lower-sparse-to-dense,prune-dims"
+    "lower-symbolic-to-sparse,canonicalize,fixpoint(minimize-rules,prune-values),dce,"
+    "canonicalize,lower-sparse-to-dense,prune-mlp-units"
 )
 
 

@@ -36,9 +36,13 @@ BUILTIN: dict[str, str] = {
     "dce": "alta.passes.dce",
     "lower-symbolic-to-sparse": "alta.passes.lower_symbolic_to_sparse",
     "minimize-rules": "alta.passes.minimize_rules",
-    "prune-dims": "alta.passes.prune_dims",
+    "prune-values": "alta.passes.prune_values",
     "lower-sparse-to-dense": "alta.passes.lower_sparse_to_dense",
+    "prune-mlp-units": "alta.passes.prune_mlp_units",
 }
+
+#: Names the pipeline syntax keeps for itself (`fixpoint(...)`, alta/passes/fixpoint.py).
+RESERVED = frozenset({"fixpoint"})
 
 
 @attrs.frozen
@@ -258,6 +262,11 @@ def register(cls: P) -> P:
         raise TypeError(
             f"pass '{cls.name}' ({cls.__name__}) must set `level` or `input_level` and "
             f"`output_level` to one of {', '.join(LEVELS)}"
+        )
+    if cls.name in RESERVED:
+        raise PipelineError(
+            f"'{cls.name}' is pipeline syntax, not a pass name; {_qualname(cls)} must choose "
+            "another name"
         )
     home = BUILTIN.get(cls.name)
     if home is not None and home != cls.__module__:

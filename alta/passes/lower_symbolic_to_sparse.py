@@ -189,13 +189,16 @@ def _rules(
         return rules
     if lazy and may_defer(program.mlp.fn):
         try:
-            explorer = _Explorer(program, domains, lazy=True)
-            rules = explorer.rules()
-            dropped.ill_typed[:], dropped.raising[:] = explorer.ill_typed, explorer.raising
-            return rules
+            return _explore(program, domains, True, dropped)
         except Fallback:
             pass
-    explorer = _Explorer(program, domains, lazy=False)
+    return _explore(program, domains, False, dropped)
+
+
+def _explore(
+    program: symbolic.Program, domains: dict[str, tuple[Any, ...]], lazy: bool, dropped: Dropped
+) -> list[sparse.Rule]:
+    explorer = _Explorer(program, domains, lazy=lazy)
     rules = explorer.rules()
     dropped.ill_typed[:], dropped.raising[:] = explorer.ill_typed, explorer.raising
     return rules

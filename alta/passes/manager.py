@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from alta.errors import PassError, PipelineError, VerifyError
-from alta.passes import base, pipeline
+from alta.passes import base, fixpoint, pipeline
 from alta.passes.instrument import Instrumentation, as_list
 
 log = logging.getLogger("alta.passes")
@@ -77,13 +77,13 @@ class PassManager:
 
     @property
     def input_level(self) -> str | None:
-        return self.passes[0].input_level if self.passes else None
+        return fixpoint.first_level(self.passes[0]) if self.passes else None
 
     @property
     def output_level(self) -> str | None:
         if not self.passes:
             return None
-        return pipeline.levels_along(self.passes, self.passes[0].input_level)[-1]
+        return pipeline.levels_along(self.passes, self.input_level)[-1]
 
     def up_to(self, level: str, start_level: str) -> PassManager:
         """The prefix that ends with the last pass returning `level` (for `--emit`)."""
@@ -116,13 +116,15 @@ class PassManager:
         try:
             for p in self.passes:
                 stages.append(self._run_one(p, stages[-1], done))
-                done.append(p.name)
         finally:
             for inst in self.instrumentations:
                 inst.run_end(self, stages[-1])
         return stages
 
     def _run_one(self, p: base.Pass, module: Any, done: list[str]) -> Any:
+        """Run `p` (every pass of a fixpoint, round by round) and add what ran to `done`."""
+        if isinstance(p, fixpoint.Fixpoint):
+            return p.iterate(module, lambda q, m: self._run_one(q, m, done))
         for inst in self.instrumentations:
             inst.before_pass(p, module)
         log.debug("running pass %s", p.spec())
@@ -139,6 +141,7 @@ class PassManager:
             for inst in self.instrumentations:
                 inst.after_pass_failed(p, module if result is None else result, exc)
             raise PassError(f"pass '{p.name}' failed after [{', '.join(done)}]: {exc}") from exc
+        done.append(p.name)
         return result
 
     @staticmethod

@@ -2,6 +2,7 @@
 
     pipeline := entry (',' entry)*            whitespace is allowed around every token
     entry    := NAME ('{' (KEY '=' value)* '}')?
+              | 'fixpoint' ('{' ... '}')? '(' entry (',' entry)* ')'   (alta/passes/fixpoint.py)
     value    := "..." | '...' | bare          a backslash in quotes escapes the next char
     bare     := characters other than whitespace , = { } " '
 
@@ -24,19 +25,24 @@ objects) can only be set from Python, and naming such an option in text is an er
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import attrs
 
 from alta.errors import PipelineError
-from alta.passes import base
+from alta.passes import base, fixpoint
 from alta.passes.option_types import convert
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 #: Characters a bare (unquoted) value may not contain, besides whitespace and '}'.
 _NOT_BARE = ",={'\""
 _QUOTES = "'\""
+#: Passes that were renamed or split: what to write instead.
+RENAMED = {
+    "prune-dims": "split into 'prune-values' (IR2; follow it with 'dce') and "
+    "'prune-mlp-units' (IR3)",
+}
 
 
 @attrs.frozen
@@ -57,13 +63,15 @@ class PassSpec:
     name: str
     options: tuple[OptionText, ...] = ()
     at: int = 0
+    #: The passes inside `fixpoint(...)`; None for a plain pass.
+    body: tuple[PassSpec, ...] | None = None
 
 
 def parse(text: str, start_level: str | None = None) -> list[base.Pass]:
     """Parse and resolve `text`; `start_level` is the level of the module it will run on."""
     specs = parse_specs(text)
     passes = resolve(specs, text)
-    levels_along(passes, start_level, text, at=[s.at for s in specs])
+    levels_along(passes, start_level, text, at=_columns(specs))
     return passes
 
 
@@ -178,48 +186,88 @@ def _quote(text: str) -> str:
 
 
 def parse_specs(text: str) -> list[PassSpec]:
-    """The syntax layer: pass names and raw option text, nothing looked up."""
+    """The syntax layer: pass names, raw option text and fixpoint bodies, nothing looked up."""
     scan = _Scanner(text)
-    specs: list[PassSpec] = []
     scan.skip_space()
     if not scan.peek():
-        return specs
+        return []
+    return _entries(scan, None)
+
+
+def _entries(scan: _Scanner, opened: tuple[str, int] | None) -> list[PassSpec]:
+    """Entries separated by ',' up to the end of the text, or, inside `NAME(` (`opened`
+    holds the name and the column of its '('), up to and including the matching ')'."""
+    specs: list[PassSpec] = []
     while True:
         scan.skip_space()
-        at = scan.i
-        name = scan.word("a pass name" + (" before ','" if scan.peek() == "," else ""))
+        if opened is not None and scan.peek() == ")" and not specs:
+            raise scan.error(f"{opened[0]}() is empty: it needs at least one pass")
+        specs.append(_entry(scan))
         scan.skip_space()
-        options: list[OptionText] = []
-        if scan.peek() == "{":
-            scan.i += 1
-            while True:
-                scan.skip_space()
-                if scan.peek() == "}":
-                    scan.i += 1
-                    break
-                if not scan.peek():
-                    raise scan.error(f"missing '}}' to close the options of '{name}'")
-                if scan.peek() == ",":
-                    raise scan.error(
-                        f"options of '{name}' are separated by spaces, not ','; passes are "
-                        "separated by ',' after the closing '}'"
-                    )
-                key_at = scan.i
-                key = scan.word(f"an option name or '}}' in the options of '{name}'")
-                if scan.peek() != "=":
-                    raise scan.error(f"expected '=' after option '{key}' of '{name}'")
-                scan.i += 1
-                value_at = scan.i
-                value, quoted = scan.value(key, name)
-                options.append(OptionText(key, value, quoted, key_at, value_at))
-        specs.append(PassSpec(name, tuple(options), at))
-        scan.skip_space()
-        if not scan.peek():
+        if opened is None and not scan.peek():
             return specs
+        if opened is not None and scan.peek() == ")":
+            scan.i += 1
+            return specs
+        if opened is not None and not scan.peek():
+            raise scan.error(f"the '(' of '{opened[0]}' is never closed", at=opened[1])
+        if scan.peek() == ")":
+            raise scan.error("')' without a matching '('")
         if scan.peek() != ",":
-            braces = "" if options else f" or '{{' to start the options of '{name}'"
+            last = specs[-1]
+            braces = (
+                ""
+                if last.options or last.body
+                else f" or '{{' to start the options of '{last.name}'"
+            )
             raise scan.error(f"expected ',' between passes{braces}")
         scan.i += 1
+
+
+def _entry(scan: _Scanner) -> PassSpec:
+    at = scan.i
+    name = scan.word("a pass name" + (" before ','" if scan.peek() == "," else ""))
+    scan.skip_space()
+    options: list[OptionText] = []
+    if scan.peek() == "{":
+        scan.i += 1
+        while True:
+            scan.skip_space()
+            if scan.peek() == "}":
+                scan.i += 1
+                break
+            if not scan.peek():
+                raise scan.error(f"missing '}}' to close the options of '{name}'")
+            if scan.peek() == ",":
+                raise scan.error(
+                    f"options of '{name}' are separated by spaces, not ','; passes are "
+                    "separated by ',' after the closing '}'"
+                )
+            key_at = scan.i
+            key = scan.word(f"an option name or '}}' in the options of '{name}'")
+            if scan.peek() != "=":
+                raise scan.error(f"expected '=' after option '{key}' of '{name}'")
+            scan.i += 1
+            value_at = scan.i
+            value, quoted = scan.value(key, name)
+            options.append(OptionText(key, value, quoted, key_at, value_at))
+        scan.skip_space()
+    body: tuple[PassSpec, ...] | None = None
+    if scan.peek() == "(":
+        if name != fixpoint.NAME:
+            raise scan.error(
+                f"'{name}' is a pass, not a combinator: only {fixpoint.NAME}(...) takes passes "
+                "in parentheses"
+            )
+        paren = scan.i
+        scan.i += 1
+        body = tuple(_entries(scan, (name, paren)))
+    elif name == fixpoint.NAME:
+        raise scan.error(
+            f"expected '(' after '{name}': {fixpoint.NAME}(pass,pass,...) runs its passes "
+            "until they change nothing"
+        )
+    return PassSpec(name, tuple(options), at, body)
 
 
 # --------------------------------------------------------------------------- resolution
@@ -228,23 +276,61 @@ def parse_specs(text: str) -> list[PassSpec]:
 def resolve(specs: Sequence[PassSpec], text: str = "") -> list[base.Pass]:
     """Instantiate every spec; report every unknown name at once, with suggestions."""
     names = base.available()
-    unknown = sorted({s.name for s in specs if s.name not in names})
+    flat = list(_flatten(specs))
+    unknown = sorted({s.name for s in flat if s.name not in names})
     if unknown:
         parts = []
         for name in unknown:
             close = difflib.get_close_matches(name, names, n=3, cutoff=0.7)
             hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+            hint = f" ({RENAMED[name]})" if name in RENAMED else hint
             parts.append(f"'{name}'{hint}")
         raise _located(
             f"unknown pass{'es' if len(unknown) > 1 else ''} {', '.join(parts)} in pipeline "
             f"'{text}'; `alta passes` lists the {len(names)} available passes",
             text,
-            *(s.at for s in specs if s.name in unknown),
+            *(s.at for s in flat if s.name in unknown),
         )
     return [_instantiate(spec, text) for spec in specs]
 
 
+def _flatten(specs: Sequence[PassSpec]) -> Iterator[PassSpec]:
+    """The plain passes of `specs`, those inside fixpoint(...) included."""
+    for spec in specs:
+        if spec.body is None:
+            yield spec
+        else:
+            yield from _flatten(spec.body)
+
+
+def _instantiate_fixpoint(spec: PassSpec, body: tuple[PassSpec, ...], text: str) -> base.Pass:
+    max_rounds = fixpoint.DEFAULT_MAX_ROUNDS
+    seen = False
+    for given in spec.options:
+        if given.key.replace("_", "-") != "max-rounds":
+            message = _unknown_option(spec.name, given.key, ["max-rounds"])
+            raise _located(message, text, given.key_at)
+        if seen:
+            raise _located(
+                f"pass '{spec.name}': option '{given.key}' is given twice", text, given.key_at
+            )
+        seen = True
+        where = f"pass '{spec.name}' option '{given.key}'"
+        try:
+            max_rounds = convert(given.text, int, where, given.quoted, "Fixpoint(max_rounds=...)")
+        except PipelineError as exc:
+            raise _located(str(exc), text, given.value_at) from None
+        if max_rounds < 1:
+            raise _located(
+                f"{where}: expected at least 1 round, got {max_rounds}", text, given.value_at
+            )
+    inner = [_instantiate(s, text) for s in body]
+    return fixpoint.Fixpoint(inner, max_rounds=max_rounds)
+
+
 def _instantiate(spec: PassSpec, text: str = "") -> base.Pass:
+    if spec.body is not None:
+        return _instantiate_fixpoint(spec, spec.body, text)
     cls = base.lookup(spec.name)
     assert cls is not None  # resolve() checked the name
     opts = {o.spelling: o for o in base.options(cls)}
@@ -299,28 +385,60 @@ def levels_along(
     start_level: str | None,
     text: str = "",
     *,
-    at: Sequence[int] | None = None,
+    at: Sequence[Any] | None = None,
 ) -> list[str | None]:
-    """The IR level after each pass. A pass with `levels` (e.g. prune-dims, which works on
-    IR2 and IR3) takes any of them and returns the level it was given. `at` holds the
-    column of each pass in `text`, for a caret under the one at fault."""
+    """The IR level after each pass. A pass with `levels` (a user pass may work on several
+    levels) takes any of them and returns the level it was given; `fixpoint(...)` returns
+    the level it was given, and each pass inside it must take and return that level. `at`
+    holds the column of each pass in `text` (for a fixpoint, its column and the `at` of its
+    body), for a caret under the one at fault."""
     level, previous = start_level, "the pipeline's input"
     after: list[str | None] = []
     for i, p in enumerate(passes):
-        if p.input_level not in base.LEVELS or p.output_level not in base.LEVELS:
-            raise PipelineError(
-                f"pass '{p.name}' ({type(p).__name__}) declares no IR level; set `level` or "
-                "`input_level`/`output_level`"
-            )
-        accepts = tuple(getattr(type(p), "levels", ())) or (p.input_level,)
-        if level is not None and level not in accepts:
-            where = f" in pipeline '{text}'" if text else ""
-            message = (
-                f"'{p.name}' expects alta.{' or alta.'.join(accepts)} but receives "
-                f"alta.{level} ({previous}){where}"
-            )
-            raise _located(message, text, at[i]) if at is not None else PipelineError(message)
-        polymorphic = len(accepts) > 1 and level is not None
-        level, previous = (level if polymorphic else p.output_level), f"after '{p.name}'"
+        level = _level_after(p, level, previous, text, at[i] if at is not None else None)
+        previous = f"after '{p.name}'"
         after.append(level)
     return after
+
+
+def _columns(specs: Sequence[PassSpec]) -> list[Any]:
+    """The `at` of `levels_along` for `specs`."""
+    return [s.at if s.body is None else (s.at, _columns(s.body)) for s in specs]
+
+
+def _level_after(p: base.Pass, level: str | None, previous: str, text: str, at: Any) -> str | None:
+    column, inner = at if isinstance(at, tuple) else (at, None)
+
+    def fail(message: str, where: int | None) -> PipelineError:
+        message += f" in pipeline '{text}'" if text else ""
+        return _located(message, text, where) if where is not None else PipelineError(message)
+
+    if isinstance(p, fixpoint.Fixpoint):
+        current, before = level, previous
+        for j, q in enumerate(p.passes):
+            q_at = inner[j] if inner is not None else None
+            entry = current if current is not None else fixpoint.first_level(q)
+            new = _level_after(q, current, before, text, q_at)
+            if new != entry:
+                q_column = q_at[0] if isinstance(q_at, tuple) else q_at
+                raise fail(
+                    f"'{q.name}' takes alta.{entry} and returns alta.{new}, but the passes in "
+                    f"{fixpoint.NAME}(...) must each take and return the same IR level",
+                    q_column,
+                )
+            current, before = new, f"after '{q.name}'"
+        return current
+    if p.input_level not in base.LEVELS or p.output_level not in base.LEVELS:
+        raise PipelineError(
+            f"pass '{p.name}' ({type(p).__name__}) declares no IR level; set `level` or "
+            "`input_level`/`output_level`"
+        )
+    accepts = tuple(getattr(type(p), "levels", ())) or (p.input_level,)
+    if level is not None and level not in accepts:
+        raise fail(
+            f"'{p.name}' expects alta.{' or alta.'.join(accepts)} but receives "
+            f"alta.{level} ({previous})",
+            column,
+        )
+    polymorphic = len(accepts) > 1 and level is not None
+    return level if polymorphic else p.output_level

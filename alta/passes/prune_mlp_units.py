@@ -1,0 +1,86 @@
+"""`prune-mlp-units`: drop MLP units (IR3) that change nothing; d_model is kept.
+
+Units that never fire (no input weight, bias clipped to 0) or whose output nothing reads
+are dropped, units that are always on are folded into the next layer's bias, and an
+expansion layer that only copies 0/1 dims is fused into the next layer.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import attrs
+import numpy as np
+
+from alta.ir import dense, sparse
+from alta.passes import base
+
+
+@base.register
+@attrs.frozen
+class PruneMlpUnitsPass(base.Pass):
+    """Drop dead MLP units and fuse a copying expansion layer (IR3)."""
+
+    name: ClassVar[str] = "prune-mlp-units"
+    level: ClassVar[str] = "dense"
+
+    def run(self, module: dense.Module) -> dense.Module:
+        return prune_dense(module)
+
+    def statistics(self, before: dense.Module, after: dense.Module) -> list[str]:
+        return [f"mlp widths {list(before.mlp_widths)} -> {list(after.mlp_widths)}"]
+
+
+def prune_dense(module: dense.Module) -> dense.Module:
+    weights = dict(module.weights)
+    layers = list(module.loop.mlp.layers)
+    changed = False
+    if len(layers) == 3 and _fuse_identity(module, weights, layers):
+        layers = layers[1:]
+        changed = True
+    for i in range(len(layers) - 1):
+        changed |= _drop_units(weights, layers[i], layers[i + 1])
+    if not changed:
+        return module
+    mlp = dense.MLP(tuple(layers))
+    used = {n for n in weights if not n.startswith("mlp.")} | {
+        n for layer in layers for n in (layer.w, layer.b)
+    }
+    return attrs.evolve(
+        module,
+        weights={n: w for n, w in weights.items() if n in used},
+        loop=attrs.evolve(module.loop, mlp=mlp),
+    )
+
+
+def _drop_units(weights: dict[str, np.ndarray], layer: dense.MLPLayer, nxt: dense.MLPLayer) -> bool:
+    """Drop units that are always 0 or feed nothing; fold always-1 units into the next bias."""
+    w, b, w_next = weights[layer.w], weights[layer.b], weights[nxt.w]
+    no_input = ~w.any(axis=0)
+    const = np.where(no_input, np.clip(b, 0.0, 1.0), 0.0)
+    dead = (no_input) | ~w_next.any(axis=1)
+    if not dead.any():
+        return False
+    weights[nxt.b] = weights[nxt.b] + const @ w_next
+    keep = ~dead
+    weights[layer.w], weights[layer.b] = w[:, keep], b[keep]
+    weights[nxt.w] = w_next[keep]
+    return True
+
+
+def _fuse_identity(
+    module: dense.Module, weights: dict[str, np.ndarray], layers: list[dense.MLPLayer]
+) -> bool:
+    """An expansion layer whose units each copy one 0/1 dim can be folded into the next."""
+    first, second = layers[0], layers[1]
+    w, b = weights[first.w], weights[first.b]
+    binary: set[int] = set()
+    for slot in module.layout:
+        dims = range(slot.start, slot.stop)
+        binary.update(dims if slot.kind != sparse.NUMERICAL else dims[1:])
+    for j in range(w.shape[1]):
+        nz = np.flatnonzero(w[:, j])
+        if b[j] != 0 or len(nz) != 1 or w[nz[0], j] != 1.0 or int(nz[0]) not in binary:
+            return False
+    weights[second.w] = w @ weights[second.w]
+    return True

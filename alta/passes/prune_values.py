@@ -1,0 +1,95 @@
+"""`prune-values`: drop domain values no state reaches, and fold constant variables.
+
+Values that no reachable state gives a variable leave its domain (fewer one-hot dims and
+bucket units after lowering), and atoms and rules that test only such values go too. A
+variable that only ever holds one value becomes a constant: rules that write it are
+dropped, atoms that read it are folded into the rules (the lowering then gives it no
+dims; heads read it through biases). Variables left unread are not removed here: that is
+`dce`'s job, so run `dce` after it (the default pipeline does).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+
+from alta.ir import analysis, sparse
+from alta.passes import base
+
+
+@base.register
+@attrs.frozen
+class PruneValuesPass(base.Pass):
+    """Drop unreachable domain values and fold variables that are constant (IR2)."""
+
+    name: ClassVar[str] = "prune-values"
+    level: ClassVar[str] = "sparse"
+
+    def run(self, module: sparse.Module) -> sparse.Module:
+        return prune_sparse(module)
+
+    def statistics(self, before: sparse.Module, after: sparse.Module) -> list[str]:
+        size = sum(len(v.values) for v in before.variables.values())
+        new_size = sum(len(v.values) for v in after.variables.values())
+        return [
+            f"domain values {size} -> {new_size}",
+            f"rules {len(before.rules)} -> {len(after.rules)}",
+        ]
+
+
+def prune_sparse(module: sparse.Module) -> sparse.Module:
+    reach = analysis.reachable_values(module)
+    constants = _constants(module, reach)
+    variables = {n: _narrow(module, v, reach[n], constants) for n, v in module.variables.items()}
+    rules = []
+    for rule in module.rules:
+        if rule.var in constants:
+            continue  # a constant is never changed, so every write to it is a no-op
+        atoms = []
+        for atom in rule.atoms:
+            values = atom.values & frozenset(variables[atom.var].values)
+            if atom.var in constants:
+                values = atom.values & {constants[atom.var]}
+                if values:
+                    continue
+            if not values:
+                break
+            atoms.append(atom if values == atom.values else attrs.evolve(atom, values=values))
+        else:
+            rules.append(
+                rule
+                if len(atoms) == len(rule.atoms)
+                and all(a is b for a, b in zip(atoms, rule.atoms, strict=True))
+                else attrs.evolve(rule, atoms=tuple(atoms))
+            )
+    same = len(rules) == len(module.rules) and all(
+        a is b for a, b in zip(rules, module.rules, strict=True)
+    )
+    same &= all(variables[n] is v for n, v in module.variables.items())
+    return module if same else attrs.evolve(module, variables=variables, rules=tuple(rules))
+
+
+def _constants(module: sparse.Module, reach: analysis.Reachable) -> dict[str, Any]:
+    keep = {module.output} | ({module.halt.var} if module.halt else set())
+    return {
+        n: next(iter(reach[n]))
+        for n, v in module.variables.items()
+        if len(reach[n]) == 1 and None not in reach[n] and not v.is_head_output and n not in keep
+    }
+
+
+def _narrow(
+    module: sparse.Module, var: sparse.Variable, reach: frozenset[Any], constants: dict[str, Any]
+) -> sparse.Variable:
+    keep = set(reach) - {None}
+    if module.halt is not None and module.halt.var == var.name:
+        keep.add(module.halt.value)
+    values = tuple(v for v in var.values if v in keep)
+    init = var.init
+    if var.name in constants and init.source != "const":
+        init = sparse.Init("const", (constants[var.name],))
+    nullable = None in reach
+    if values == var.values and init is var.init and nullable == var.nullable:
+        return var
+    return attrs.evolve(var, values=values, init=init, nullable=nullable or var.is_head_output)
