@@ -539,3 +539,18 @@ def test_dense_verifier_checks_shapes_weights_layout_and_halt() -> None:
     gap = (attrs.evolve(module.layout[0], start=1), *module.layout[1:])
     with pytest.raises(VerifyError, match="slots must tile"):
         verify_dense.verify_dense(attrs.evolve(module, layout=gap))
+
+
+def test_levels_are_an_enum_that_reads_as_text() -> None:
+    from alta import programs
+    from alta.ir.types import Kind, Level
+
+    program = programs.get("parity_sequential_relative").build()
+    module = passes.run_pipeline(program, "lower-symbolic-to-sparse")[-1]
+    assert passes.level_of(program) is Level.SYMBOLIC and passes.level_of(module) is Level.SPARSE
+    assert (
+        passes.LEVELS
+        == (Level.SYMBOLIC, Level.SPARSE, Level.DENSE)
+        == ("symbolic", "sparse", "dense")
+    )
+    assert module.variables["parity"].kind is Kind.CATEGORICAL and Kind.SET == "set"

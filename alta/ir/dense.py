@@ -33,6 +33,7 @@ import attrs
 import numpy as np
 
 from alta.ir import sparse
+from alta.ir.types import Level
 
 CLIPPED_RELU, LINEAR = "clipped_relu", "linear"
 
@@ -137,7 +138,7 @@ class Module:
     readout: Readout
     input_range: int
     position_range: int | None
-    level: str = "dense"
+    level: Level = Level.DENSE
 
     def slot(self, var: str) -> Slot:
         for slot in self.layout:

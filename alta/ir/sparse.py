@@ -12,9 +12,11 @@ from typing import Any, TypeAlias
 import attrs
 import networkx as nx
 
+from alta.ir.types import Kind, Level
+
 Value: TypeAlias = Any  # int, float or frozenset[int]; None means undefined
 
-CATEGORICAL, NUMERICAL, SET = "categorical", "numerical", "set"
+CATEGORICAL, NUMERICAL, SET = Kind.CATEGORICAL, Kind.NUMERICAL, Kind.SET
 
 
 @attrs.frozen
@@ -102,7 +104,7 @@ class Module:
     input_range: int
     position_range: int | None
     halt: Halt | None
-    level: str = "sparse"
+    level: Level = Level.SPARSE
     #: Notes from the lowering (e.g. dropped ill-typed rules); not part of the IR's meaning.
     diagnostics: tuple[str, ...] = attrs.field(default=(), eq=False, repr=False)
     #: The lowering checked its exact rules for conflicts (later passes may merge or drop

@@ -13,6 +13,8 @@ from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
+from alta.ir.types import Kind
+
 InitFn: TypeAlias = Callable[[int], Any] | None
 Value: TypeAlias = Any  # int (categorical), float (numerical), frozenset[int] (set) or None
 
@@ -34,7 +36,7 @@ class CategoricalVar:
     default: int | None = 0
     input_init_fn: InitFn = attrs.field(default=None, eq=False)
     position_init_fn: InitFn = attrs.field(default=None, eq=False)
-    kind: ClassVar[str] = "categorical"
+    kind: ClassVar[Kind] = Kind.CATEGORICAL
 
     def domain(self) -> tuple[Value, ...]:
         return tuple(range(self.range))
@@ -48,7 +50,7 @@ class NumericalVar:
     default: float | None = 0.0
     input_init_fn: InitFn = attrs.field(default=None, eq=False)
     position_init_fn: InitFn = attrs.field(default=None, eq=False)
-    kind: ClassVar[str] = "numerical"
+    kind: ClassVar[Kind] = Kind.NUMERICAL
 
     def domain(self) -> tuple[Value, ...]:
         return tuple(self.values or ())
@@ -63,7 +65,7 @@ class SetVar:
     default: frozenset[int] | None = frozenset()
     input_init_fn: InitFn = attrs.field(default=None, eq=False)
     position_init_fn: InitFn = attrs.field(default=None, eq=False)
-    kind: ClassVar[str] = "set"
+    kind: ClassVar[Kind] = Kind.SET
 
     def domain(self) -> tuple[Value, ...]:
         return tuple(self.values or ())

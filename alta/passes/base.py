@@ -25,8 +25,9 @@ from typing import Any, ClassVar, TypeVar
 import attrs
 
 from alta.errors import PipelineError
+from alta.ir.types import Level
 
-LEVELS = ("symbolic", "sparse", "dense")
+LEVELS = tuple(Level)
 ENTRY_POINT_GROUP = "alta.passes"
 
 #: First-party passes: name -> module that defines (and `@register`s) it. A name whose
@@ -192,16 +193,16 @@ def _quoted(text: str) -> str:
 # --------------------------------------------------------------------------- levels
 
 
-def level_of(module: Any) -> str:
+def level_of(module: Any) -> Level:
     """The IR level of a module: symbolic programs have no `level` field, the others do."""
     from alta.ir import symbolic
 
     if isinstance(module, symbolic.Program):
-        return "symbolic"
+        return Level.SYMBOLIC
     level = getattr(module, "level", None)
     if level not in LEVELS:
         raise PipelineError(f"{type(module).__name__} is not an alta IR module")
-    return str(level)
+    return Level(level)
 
 
 def measures(module: Any) -> dict[str, int]:

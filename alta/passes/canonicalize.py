@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import attrs
 
 from alta.ir import sparse
+from alta.ir.types import Level
 from alta.passes import base
 
 
@@ -16,7 +17,7 @@ class CanonicalizePass(base.Pass):
     """Sort atoms by variable, drop duplicate rules, order rules by written variable."""
 
     name: ClassVar[str] = "canonicalize"
-    level: ClassVar[str] = "sparse"
+    level: ClassVar[Level] = Level.SPARSE
 
     def run(self, module: sparse.Module) -> sparse.Module:
         order = {name: i for i, name in enumerate(module.variables)}

@@ -7,6 +7,7 @@ from typing import ClassVar
 import attrs
 
 from alta.ir import sparse
+from alta.ir.types import Level
 from alta.passes import base
 
 
@@ -16,7 +17,7 @@ class DeadCodeEliminationPass(base.Pass):
     """Remove what cannot influence the output or the halting test."""
 
     name: ClassVar[str] = "dce"
-    level: ClassVar[str] = "sparse"
+    level: ClassVar[Level] = Level.SPARSE
 
     def run(self, module: sparse.Module) -> sparse.Module:
         return eliminate_dead(module)

@@ -20,6 +20,7 @@ import numpy as np
 from alta.errors import CompileError
 from alta.ir import analysis, dense, sparse
 from alta.ir.dense import encode
+from alta.ir.types import Level
 from alta.passes import base, conflict_warning, mlp_builder
 
 MATCH_LOGIT = 1000.0
@@ -31,8 +32,8 @@ class LowerSparseToDensePass(base.Pass):
     """Lower the sparse rule/head graph to dense weights."""
 
     name: ClassVar[str] = "lower-sparse-to-dense"
-    input_level: ClassVar[str] = "sparse"
-    output_level: ClassVar[str] = "dense"
+    input_level: ClassVar[Level] = Level.SPARSE
+    output_level: ClassVar[Level] = Level.DENSE
     max_layers: int | None = None
 
     def run(self, module: sparse.Module) -> dense.Module:

@@ -38,6 +38,7 @@ from alta.errors import (
 from alta.interpreter_mlp import checked_write
 from alta.ir import analysis, sparse, symbolic
 from alta.ir import domains as domain_inference
+from alta.ir.types import Level
 from alta.passes import base, conflict_warning
 from alta.passes.lazy_values import Fallback, Lazy, NeedValue, fallback, may_defer
 
@@ -54,8 +55,8 @@ class LowerSymbolicToSparsePass(base.Pass):
     """Lower a symbolic program to the sparse rule/head graph."""
 
     name: ClassVar[str] = "lower-symbolic-to-sparse"
-    input_level: ClassVar[str] = "symbolic"
-    output_level: ClassVar[str] = "sparse"
+    input_level: ClassVar[Level] = Level.SYMBOLIC
+    output_level: ClassVar[Level] = Level.SPARSE
     lazy: bool = True
 
     def run(self, module: symbolic.Program) -> sparse.Module:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import attrs
 
 from alta.ir import analysis, sparse
+from alta.ir.types import Level
 from alta.passes import base
 
 
@@ -29,7 +30,7 @@ class MinimizeRulesPass(base.Pass):
     """Merge and drop rules without changing what any reachable state computes."""
 
     name: ClassVar[str] = "minimize-rules"
-    level: ClassVar[str] = "sparse"
+    level: ClassVar[Level] = Level.SPARSE
     dataset: str | None = attrs.field(
         default=None,
         metadata={"help": "JSON file with a list of token lists; keep only rules they fire"},

@@ -13,6 +13,7 @@ import attrs
 import numpy as np
 
 from alta.ir import dense, sparse
+from alta.ir.types import Level
 from alta.passes import base
 
 
@@ -22,7 +23,7 @@ class PruneMlpUnitsPass(base.Pass):
     """Drop dead MLP units and fuse a copying expansion layer (IR3)."""
 
     name: ClassVar[str] = "prune-mlp-units"
-    level: ClassVar[str] = "dense"
+    level: ClassVar[Level] = Level.DENSE
 
     def run(self, module: dense.Module) -> dense.Module:
         return prune_dense(module)

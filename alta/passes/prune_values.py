@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import attrs
 
 from alta.ir import analysis, sparse
+from alta.ir.types import Level
 from alta.passes import base
 
 
@@ -24,7 +25,7 @@ class PruneValuesPass(base.Pass):
     """Drop unreachable domain values and fold variables that are constant (IR2)."""
 
     name: ClassVar[str] = "prune-values"
-    level: ClassVar[str] = "sparse"
+    level: ClassVar[Level] = Level.SPARSE
 
     def run(self, module: sparse.Module) -> sparse.Module:
         return prune_sparse(module)
