@@ -23,8 +23,8 @@ unchanged). With residuals=True the loop runs all `max_layers` iterations and em
 every layer's stream as a scan output.
 Softmax is written out, with weights under exp(-80) dropped (see `_GraphBuilder.attend`).
 Weights are initializers under their IR3 names; helper values are named `alta/...`.
-lean=True (what the onnx backend runs) skips adding all-zero biases, ~10% faster; the
-biases stay initializers, which onnxruntime then warns about and drops. Exported files
+lean=True (what the onnx backend runs) skips adding all-zero biases (faster, see
+benchmarks/README.md); the biases stay initializers, which onnxruntime then warns about and drops. Exported files
 are not lean.
 """
 
@@ -40,8 +40,7 @@ from onnx import TensorProto, helper, numpy_helper
 from alta.ir import dense, sparse
 
 #: Opset 17 only needs IR version 8. The model is stamped with the lowest IR version its
-#: opset allows (onnx 1.23 would stamp 14, which onnxruntime < 1.32 rejects; 1.17 takes
-#: at most 9 and 1.18-1.29 at most 10), so onnxruntime 1.17+ loads it.
+#: opset allows, so older onnxruntime releases load it too (versions: benchmarks/README.md).
 OPSET = 17
 _I64, _BOOL = TensorProto.INT64, TensorProto.BOOL
 #: Softmax weights below exp(_CUTOFF) are taken as 0 (see `_GraphBuilder.attend`).
@@ -341,7 +340,7 @@ class _GraphBuilder:
     def attend(self, scores: str, v: str, null_logit: float) -> str:
         """softmax_j([scores_i, null]) @ [v; 0], written out rather than as `Softmax`.
 
-        onnxruntime's Exp is ~6x slower on arguments far below zero (masked keys, keys
+        onnxruntime's Exp is much slower on arguments far below zero (masked keys, keys
         hundreds below the null logit), and most arguments here are. So arguments are
         clipped at _CUTOFF and a hair over exp(_CUTOFF) ~ 2e-35 is taken off again (Relu
         after): masked keys get weight exactly 0, other weights move by under 2e-35, and

@@ -13,18 +13,18 @@ docstring of `alta.ir.dense` states, with the semantics of the numpy reference e
   another row, so running a sub-batch or a masked full batch gives the same numbers.
   `forward` runs the masked batch and shrinks it (gathers the active rows) as sequences
   halt. Eager, it shrinks to exactly the active rows once a quarter has halted (like
-  numpy, ~20% faster than halving on ragged batches). Compiled, it only halves, to sizes
-  B, B/2, B/4, ... topped up with frozen rows, while at most half is active: at most
-  twice the active work, but at most log2(B) + 1 shapes for the compiled layer body (one
-  CUDA graph each). `residuals` never shrinks.
+  numpy; faster than halving on ragged batches, see benchmarks/README.md). Compiled, it
+  only halves, to sizes B, B/2, B/4, ... topped up with frozen rows, while at most half
+  is active: at most twice the active work, but at most log2(B) + 1 shapes for the
+  compiled layer body (one CUDA graph each). `residuals` never shrinks.
 - Keys at padded positions are masked (and so are keys outside a head's offsets); the
   softmax runs over the keys and the head's null slot (logit `null_logit`, value 0), so an
   all-masked row (an empty sequence) attends only to the null slot. The masks are built
   once per call as an additive bias (0 or -inf) with the null logits as one more key
   column, so logits are one `baddbmm` and the weights one `torch.softmax`. That is not
   numpy's spelled-out max/exp/sum (the results agree to float rounding): on CPU
-  `torch.exp` leaves its vector path for arguments below about -87, which is every
-  non-attended key of a hard-attention head, and runs ~25x slower there.
+  `torch.exp` leaves its vector path for arguments far below zero, which is every
+  non-attended key of a hard-attention head (benchmarks/README.md has the measurement).
 - Attention runs stage by stage (`alta.ir.dense`): each stage's heads read the x that
   the stages before it left. Within a stage, heads with the same key and value widths
   are stacked into one batched attention, their q/k/v projections into one matmul and
@@ -39,9 +39,9 @@ which needs the host to read a count), so `compile=True` compiles the layer body
 straight-line function of tensors with no graph break (a test checks `fullgraph=True`).
 Compiling the whole `forward` would graph-break at that count every layer; compiling the
 body lets one compiled graph serve every iteration. `compile=True` uses torch's default
-backend, inductor, which works on CPU with torch 2.13 given a C++ compiler; its first
-call compiles for 15 s to 1.5 min on a small CPU (cached on disk afterwards) and then
-runs about 3x faster than eager. `compile="aot_eager"` (any torch.compile backend name)
+backend, inductor, which works on CPU given a C++ compiler; its first call compiles
+(cached on disk afterwards; times and speed-ups are in benchmarks/README.md).
+`compile="aot_eager"` (any torch.compile backend name)
 picks another, e.g. where no C++ compiler is at hand. A new batch or sequence size
 recompiles once, after which dynamo treats sizes as dynamic.
 
