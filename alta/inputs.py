@@ -45,6 +45,8 @@ def as_batch(inputs: Any) -> tuple[bool, list[list[Any]]]:
         return True, [items]
     batch = []
     for b, seq in enumerate(items):
+        if isinstance(seq, str | bytes):
+            raise InputError(f"sequence {b} is a string {seq!r}; pass a list of ints")
         if not _is_sequence(seq):
             raise InputError(
                 f"sequence {b}: {seq!r} is not a sequence, but sequence 0 is; a batch is a "
@@ -56,7 +58,7 @@ def as_batch(inputs: Any) -> tuple[bool, list[list[Any]]]:
 
 def _is_sequence(item: Any) -> bool:
     if isinstance(item, str | bytes):
-        return True  # refused by `pad` with its sequence number
+        return True  # refused by `as_batch` with its sequence number
     if isinstance(item, np.ndarray):
         return item.ndim >= 1
     return isinstance(item, list | tuple | range | Iterator)
@@ -73,8 +75,6 @@ def pad(
     """Check every token and length; return tokens [B, N] (int64, 0-padded) and lengths [B]."""
     lengths = np.zeros(len(batch), dtype=np.int64)
     for b, seq in enumerate(batch):
-        if isinstance(seq, str | bytes):
-            raise InputError(f"sequence {b} is a string {seq!r}; pass a list of ints")
         lengths[b] = len(seq)
         if position_range is not None and len(seq) > position_range:
             raise InputError(

@@ -51,6 +51,7 @@ MALFORMED: list[tuple[str, Any, dict[str, Any]]] = [
     ("whole float token", [[1, 0], [1.0]], {}),
     ("string", "0123", {}),
     ("string sequence", [[1, 0], "01"], {}),
+    ("batch of strings", ["01", "10"], {}),
     ("bool", True, {}),
     ("bool token", [1, True], {}),
     ("None", None, {}),
