@@ -20,9 +20,6 @@ from alta.errors import InterpreterError, UndefinedBehaviourError
 from alta.inputs import DEFAULT_MAX_LAYERS, as_batch, check_max_layers
 from alta.ir import symbolic
 
-#: Without max_layers, a program that neither halts nor reaches a fixed point stops here.
-UNBOUNDED_LAYER_CAP = DEFAULT_MAX_LAYERS
-
 
 @attrs.frozen
 class RunResult:
@@ -84,7 +81,7 @@ def loop(
     batch = valid.shape[0]
     layers = np.zeros(batch, dtype=np.int64)
     active = np.ones(batch, dtype=bool)
-    limit = UNBOUNDED_LAYER_CAP if max_layers is None else max_layers
+    limit = DEFAULT_MAX_LAYERS if max_layers is None else max_layers
     layer = 0
     while active.any() and layer < limit:
         idx = np.flatnonzero(active)
@@ -111,7 +108,7 @@ def loop(
         raise InterpreterError(
             f"program '{program.name}': sequence(s) {', '.join(map(str, running[:5]))}"
             f"{' ...' if len(running) > 5 else ''} did not halt within "
-            f"{UNBOUNDED_LAYER_CAP} layers; pass max_layers=N to stop them there"
+            f"{DEFAULT_MAX_LAYERS} layers; pass max_layers=N to stop them there"
         )
     lengths = valid.sum(axis=1)
     return RunResult(_decode_outputs(program, state, lengths), layers, state, lengths)

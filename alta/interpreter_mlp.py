@@ -254,7 +254,7 @@ class RuleTable:
                     f"layer {layer}: rules #{a} ({self.rules[a]}) and #{b} ({self.rules[b]}) "
                     f"both fired at {_describe(where[clash])} and both write '{name}'"
                 )
-            bad = np.flatnonzero(self.ill_typed_mask[r])
+            bad = np.flatnonzero(self.ill_typed_mask[r]) if self.ill_typed else ()
             if len(bad):
                 a = int(r[bad[0]])
                 raise IllTypedWriteError(

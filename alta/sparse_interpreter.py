@@ -125,8 +125,7 @@ def _layer(
             b, p = (int(x) for x in np.argwhere(clash)[0])
             raise RuleConflictError(
                 f"layer {layer}: rules #{writer[b, p]} and #{i} both fired at sequence "
-                f"{batch_index[b]}, "
-                f"position {p} and both write '{rule.var}'"
+                f"{batch_index[b]}, position {p} and both write '{rule.var}'"
             )
         writer[hit] = i
         new[rule.var][hit] = st.encode(shell.vars[rule.var], rule.new)

@@ -7,9 +7,10 @@ the layer loop is a `lax.while_loop` over the whole batch that freezes halted se
 (and sequences at a fixed point: a layer left their real positions exactly unchanged)
 with `jnp.where` and stops once every sequence is done, which reproduces the per-sequence
 halting of the numpy reference (`alta.backends.numpy_backend`); a sequence that did not
-halt reports max_layers layers. Attention runs stage by stage (`alta.ir.dense`). `JaxExecutor.layer` is one
-layer as a pure function; reverse-mode `jax.grad` cannot go through a `while_loop`, so
-differentiate `layer` (or use forward mode, `jax.jacfwd`, on `apply`).
+halt reports max_layers layers. Attention runs stage by stage (`alta.ir.dense`).
+`JaxExecutor.layer` is one layer as a pure function; reverse-mode `jax.grad` cannot go
+through a `while_loop`, so differentiate `layer` (or use forward mode, `jax.jacfwd`, on
+`apply`).
 
 Shapes. `jit` compiles once per input shape, so `run` and `residuals` pad the batch and
 the sequence length up to a bucket (`bucket_size`: powers of two up to 16, then four

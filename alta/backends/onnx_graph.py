@@ -24,8 +24,8 @@ every layer's stream as a scan output.
 Softmax is written out, with weights under exp(-80) dropped (see `_GraphBuilder.attend`).
 Weights are initializers under their IR3 names; helper values are named `alta/...`.
 lean=True (what the onnx backend runs) skips adding all-zero biases (faster, see
-benchmarks/README.md); the biases stay initializers, which onnxruntime then warns about and drops. Exported files
-are not lean.
+benchmarks/README.md); the biases stay initializers, which onnxruntime then warns about
+and drops. Exported files are not lean.
 """
 
 from __future__ import annotations
