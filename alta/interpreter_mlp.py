@@ -254,7 +254,7 @@ class RuleTable:
                     f"layer {layer}: rules #{a} ({self.rules[a]}) and #{b} ({self.rules[b]}) "
                     f"both fired at {_describe(where[clash])} and both write '{name}'"
                 )
-            bad = np.flatnonzero(self.ill_typed_mask[r]) if self.ill_typed else ()
+            bad = np.flatnonzero(self.ill_typed_mask[r]) if self.ill_typed else _NONE
             if len(bad):
                 a = int(r[bad[0]])
                 raise IllTypedWriteError(
@@ -263,6 +263,9 @@ class RuleTable:
                 )
             writes[name] = (p, self.new_raw[name][r])
         return writes
+
+
+_NONE = np.zeros(0, dtype=np.int64)
 
 
 def _domain(var: symbolic.Var, name: str) -> tuple[Any, ...]:
