@@ -9,7 +9,7 @@ from typing import Any
 
 from alta import lang
 from alta.errors import AltaError, CompileWarning
-from alta.interpreter import interpret
+from alta.interp import interpret
 from alta.ir.symbolic import Program
 
 __all__ = ["AltaError", "CompileWarning", "Program", "compile", "interpret", "lang"]

@@ -10,10 +10,10 @@ import numpy as np
 
 from alta import passes
 from alta.backends import base
-from alta.compiled import CompiledModel
 from alta.errors import CompileError, CompileWarning, PassError
 from alta.inputs import check_max_layers
 from alta.ir import dense, sparse, symbolic
+from alta.model import CompiledModel
 
 
 def compile(

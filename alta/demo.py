@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 import alta
-from alta import interpreter, programs
+from alta import interp, programs
 from alta.backends import base
 from alta.errors import AltaError
 
@@ -25,7 +25,7 @@ def _row(case: programs.ProgramCase, n: int, backends: list[str], pipeline: str)
     inputs = [list(x) for x in case.generate(np.random.default_rng(0), n)]
     inputs += [list(x) for x in case.edge_inputs]
     start = time.perf_counter()
-    result = interpreter.run(program, inputs, case.max_layers)
+    result = interp.run(program, inputs, case.max_layers)
     elapsed = time.perf_counter() - start
     correct = sum(case.check(x, y) for x, y in zip(inputs, result.outputs, strict=True))
     row: dict[str, Any] = {

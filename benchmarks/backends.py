@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 import alta
-from alta import interpreter, programs
+from alta import interp, programs
 from alta.backends import base
 from alta.errors import AltaError
 
@@ -129,7 +129,7 @@ def bench_one(
     }
     rng = np.random.default_rng(0)
     check = [list(x) for x in case.generate(rng, 64)]
-    want = interpreter.run(program, check, case.max_layers).outputs
+    want = interp.run(program, check, case.max_layers).outputs
     if model(check) != want:
         row["error"] = "disagrees with the interpreter"
         return row

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from alta import interpreter
+from alta import interp
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -142,8 +142,8 @@ def measure(entry: Any, batch: int, repeats: int, seed: int) -> dict[str, Any]:
     program = entry.build()
     inputs = [list(map(int, seq)) for seq in entry.generate(np.random.default_rng(seed), batch)]
     max_layers = entry.max_layers
-    result = interpreter.run(program, inputs, max_layers=max_layers)
-    times = time_runs(lambda: interpreter.run(program, inputs, max_layers=max_layers), repeats)
+    result = interp.run(program, inputs, max_layers=max_layers)
+    times = time_runs(lambda: interp.run(program, inputs, max_layers=max_layers), repeats)
     seconds = statistics.median(times)
     layers = np.asarray(result.layers)
     lengths = [len(seq) for seq in inputs]

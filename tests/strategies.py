@@ -26,7 +26,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 import alta
-from alta import errors, interpreter, lang
+from alta import errors, interp, lang
 from alta.ir import dense, sparse, symbolic
 
 #: The two lowerings alone: the weight builders see unoptimised rules and every variable.
@@ -615,7 +615,7 @@ def states_agree(
         return
     residuals = model.residuals(batch, max_layers)
     for layer in range(max_layers + 1):
-        state = interpreter.run(program, batch, max_layers=layer).state
+        state = interp.run(program, batch, max_layers=layer).state
         for slot in model.ir.layout:
             if slot.width:  # a folded constant has no dims to check
                 _slot_agrees(

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 import alta
-from alta import interpreter, programs
+from alta import interp, programs
 from alta import lang as pb
 from alta.backends import base, numpy_backend
-from alta.compiled import CompiledModel
 from alta.errors import UndefinedBehaviourError, VerifyError
 from alta.ir import dense, symbolic
-from alta.ir.verify_dense import verify_dense
+from alta.ir.verify import verify_dense
+from alta.model import CompiledModel
 
 BACKENDS = base.available()
 N_RANDOM = 60
@@ -182,7 +182,7 @@ def test_chain_agrees_with_interpreter(name: str, backend: str) -> None:
     """Outputs and layer counts of a chain of three heads equal the interpreter's."""
     batch = _inputs(name, seed=1)
     model = _model(name, backend)
-    want = interpreter.run(_program(name), batch, PROGRAMS[name][1])
+    want = interp.run(_program(name), batch, PROGRAMS[name][1])
     assert model(batch) == want.outputs
     np.testing.assert_array_equal(model.run(*model.pad(batch)).layers, want.layers)
     for seq, out in zip(batch[:5], want.outputs, strict=False):

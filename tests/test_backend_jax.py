@@ -16,7 +16,7 @@ import pytest
 jax = pytest.importorskip("jax", reason="the jax backend needs jax: pip install 'alta[jax]'")
 
 import alta  # noqa: E402
-from alta import interpreter, programs  # noqa: E402
+from alta import interp, programs  # noqa: E402
 from alta.backends import jax_backend, numpy_backend  # noqa: E402
 from alta.errors import BackendError  # noqa: E402
 
@@ -35,7 +35,7 @@ def _case(name: str) -> tuple[Any, list[list[int]], list[Any], Any, Any]:
     program = case.build()
     inputs = [list(x) for x in case.generate(np.random.default_rng(7), N_INPUTS)]
     inputs += case.edge_cases()
-    expected = interpreter.run(program, inputs, case.max_layers).outputs
+    expected = interp.run(program, inputs, case.max_layers).outputs
     model = alta.compile(program, backend="jax", max_layers=case.max_layers)
     reference = numpy_backend.NumpyBackend().build(model.ir)
     return case, inputs, expected, model, reference

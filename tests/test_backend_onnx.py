@@ -23,12 +23,12 @@ ort = pytest.importorskip(
 onnx = pytest.importorskip("onnx", reason="the onnx backend needs onnx: pip install 'alta[onnx]'")
 
 import alta  # noqa: E402
-from alta import interpreter, programs  # noqa: E402
+from alta import interp, programs  # noqa: E402
 from alta import lang as pb  # noqa: E402
 from alta.backends import base, numpy_backend, onnx_backend, onnx_graph  # noqa: E402
-from alta.compiled import CompiledModel  # noqa: E402
 from alta.errors import BackendError  # noqa: E402
 from alta.ir import dense, symbolic  # noqa: E402
+from alta.model import CompiledModel  # noqa: E402
 
 N_RANDOM = 50
 N_RESIDUAL = 3
@@ -83,7 +83,7 @@ def test_library_outputs_and_layers_match_interpreter(name: str) -> None:
     case = programs.get(name)
     model = _model(name)
     batch = case.generate(np.random.default_rng(2024), N_RANDOM) + case.edge_cases()
-    want = interpreter.run(_program(name), batch, case.max_layers)
+    want = interp.run(_program(name), batch, case.max_layers)
     assert model(batch) == want.outputs
     tokens, lengths = model.pad(batch)
     layers = model.run(tokens, lengths).layers
@@ -130,7 +130,7 @@ def test_exported_file_stands_alone(tmp_path: Path) -> None:
         if limit is not None:  # the stored default is the interpreter's cap
             feeds["max_layers"] = np.array(limit, dtype=np.int64)
         layers, output = session.run(["layers", "output"], feeds)
-        want = interpreter.run(program, batch, limit)
+        want = interp.run(program, batch, limit)
         decoded = [
             [None if v < 0 else int(v) for v in row[:n]]
             for row, n in zip(output, lengths, strict=True)

@@ -18,10 +18,10 @@ torch = pytest.importorskip(
 import alta  # noqa: E402
 from alta import programs  # noqa: E402
 from alta.backends import numpy_backend, torch_backend  # noqa: E402
-from alta.compiled import CompiledModel  # noqa: E402
 from alta.errors import BackendError  # noqa: E402
 from alta.inputs import DEFAULT_MAX_LAYERS  # noqa: E402
 from alta.ir import symbolic  # noqa: E402
+from alta.model import CompiledModel  # noqa: E402
 
 pytestmark = pytest.mark.backend("torch")
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import alta
-from alta import interpreter, programs
+from alta import interp, programs
 
 N_INPUTS = 100
 
@@ -20,7 +20,7 @@ def _case(name: str) -> tuple[Any, list[list[int]], list[Any], Any]:
     program = case.build()
     inputs = [list(x) for x in case.generate(np.random.default_rng(1), N_INPUTS)]
     inputs += [list(x) for x in case.edge_inputs]
-    expected = interpreter.run(program, inputs, case.max_layers).outputs
+    expected = interp.run(program, inputs, case.max_layers).outputs
     model = alta.compile(program, backend="numpy", max_layers=case.max_layers)
     return case, inputs, expected, model
 
@@ -45,7 +45,7 @@ def test_layers_match_interpreter(name: str) -> None:
     case, inputs, _, model = _case(name)
     tokens, lengths = model.pad(inputs)
     layers = model.run(tokens, lengths).layers
-    want = interpreter.run(case.build(), inputs, case.max_layers).layers
+    want = interp.run(case.build(), inputs, case.max_layers).layers
     np.testing.assert_array_equal(layers, want)
 
 

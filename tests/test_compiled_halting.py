@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 
 import alta
-from alta import inputs, interpreter
+from alta import inputs, interp
 from alta import lang as pb
 from alta.backends import base
-from alta.compiled import CompiledModel, ModelRun
 from alta.errors import InputError, InterpreterError
 from alta.ir import symbolic
+from alta.model import CompiledModel, ModelRun
 
 BACKENDS = base.available()
 
@@ -70,7 +70,7 @@ def test_run_returns_values_layers_and_halted(backend: str) -> None:
     batch = [s for i, s in enumerate(HALTING_BATCH) if i not in STUCK]
     result = model.run(*model.pad(batch))
     assert isinstance(result, ModelRun)
-    want = interpreter.run(_settle(True), batch)
+    want = interp.run(_settle(True), batch)
     assert result.halted.tolist() == [True] * len(batch)
     np.testing.assert_array_equal(result.layers, want.layers)
     for b, seq in enumerate(batch):  # real positions only: padding holds anything
@@ -103,7 +103,7 @@ def test_explicit_budget_unhalted_is_an_error_unless_allowed(backend: str) -> No
     with pytest.raises(InterpreterError, match="within max_layers=6;"):
         model(HALTING_BATCH, max_layers=6)
     for limit in (None, 0, 1, 6):
-        want = interpreter.run(_settle(True), HALTING_BATCH, 2 if limit is None else limit)
+        want = interp.run(_settle(True), HALTING_BATCH, 2 if limit is None else limit)
         assert model(HALTING_BATCH, limit, allow_unhalted=True) == want.outputs
         got = model.run(*model.pad(HALTING_BATCH), limit, allow_unhalted=True)
         np.testing.assert_array_equal(got.layers, want.layers)
@@ -143,7 +143,7 @@ def test_fixed_point_stops_early_without_halt_test(backend: str) -> None:
     start = time.perf_counter()
     result = model.run(*model.pad(batch), max_layers=10**7)
     assert time.perf_counter() - start < 10
-    want = interpreter.run(_settle(False), batch, 10**7)
+    want = interp.run(_settle(False), batch, 10**7)
     np.testing.assert_array_equal(result.layers, want.layers)
     assert result.layers.tolist() == [10**7] * 4 and result.halted.all()
     assert model(batch, max_layers=10**7) == want.outputs
@@ -187,7 +187,7 @@ def test_residuals_are_unchanged(backend: str) -> None:
     stack = model.residuals(HALTING_BATCH, 5)
     assert stack.shape[0] == 6
     for layer in range(6):
-        state = interpreter.run(_settle(True), HALTING_BATCH, layer).state["count"]
+        state = interp.run(_settle(True), HALTING_BATCH, layer).state["count"]
         decoded = model.run(*model.pad(HALTING_BATCH), layer, allow_unhalted=True).values
         lengths = [len(s) for s in HALTING_BATCH]
         for b, n in enumerate(lengths):

@@ -17,9 +17,9 @@ import pytest
 import alta
 from alta import lang as pb
 from alta.backends import base
-from alta.compiled import CompiledModel
 from alta.errors import AltaError, InputError
 from alta.ir import symbolic
+from alta.model import CompiledModel
 
 BACKENDS = base.available()
 NAME = "parity_prefix"

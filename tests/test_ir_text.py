@@ -19,9 +19,9 @@ import pytest
 
 from alta import cli, passes, programs
 from alta.backends import base as backends
-from alta.compiled import CompiledModel
 from alta.errors import VerifyError
 from alta.ir import dense, parser, sparse
+from alta.model import CompiledModel
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("lowered", "sparse", "dense")
@@ -131,7 +131,7 @@ def test_odd_names_values_and_fields_round_trip() -> None:
             (frozenset(), frozenset({1, 0})),
             sparse.Init("position", (frozenset(), frozenset({0, 1}))),
             False,
-            2,
+            3,
         ),
         "f": sparse.Variable(
             "f",
@@ -166,7 +166,7 @@ def test_odd_names_values_and_fields_round_trip() -> None:
     assert text.splitlines()[0] == 'alta.sparse @"odd-one" {'
     assert 'var %"my var" : cat<3> {0, 2, 1} nullable = token[0, 2]' in text
     assert "var %f : num<4> {-0.5, 1e-05, inf, 3.0} nullable = none" in text
-    assert "var %s : set<2> {{}, {0, 1}} = position[{}, {0, 1}]" in text
+    assert "var %s : set<3> {{}, {0, 1}} = position[{}, {0, 1}]" in text
     parsed = parser.parse(text)
     assert parsed == module and str(parsed) == text
 

@@ -8,8 +8,8 @@ import itertools
 import numpy as np
 import pytest
 
-from alta import interpreter, programs
-from alta import interpreter_state as st
+from alta import interp, programs
+from alta.interp import state as st
 from alta.ir import analysis, joint_reach
 from alta.passes import lower_symbolic_to_sparse
 
@@ -26,7 +26,7 @@ def test_observed_pairs_are_reachable_pairs(name: str) -> None:
     inputs = [list(x) for x in case.generate(np.random.default_rng(0), 30)]
     observed: dict[tuple[str, str], set[tuple[object, object]]] = {}
     for layers in range(1, 1 + min(case.max_layers or 12, 12)):
-        result = interpreter.run(program, inputs, max_layers=layers)
+        result = interp.run(program, inputs, max_layers=layers)
         valid = np.arange(result.state[names[0]].shape[1])[None, :] < result.lengths[:, None]
         for u, w in itertools.permutations(names, 2):
             us = [st.decode(program.vars[u], x) for x in result.state[u][valid]]

@@ -16,11 +16,11 @@ ROOT = Path(__file__).resolve().parent.parent / "alta"
 LAYERS = [
     ["alta.errors"],
     ["alta.inputs", "alta.ir"],
-    ["alta.interpreter", "alta.interpreter_mlp", "alta.interpreter_state"],
-    ["alta.sparse_interpreter", "alta.lang"],
+    ["alta.interp"],
+    ["alta.lang"],
     ["alta.passes"],
     ["alta.backends"],
-    ["alta.compiled", "alta.compiler"],
+    ["alta.model", "alta.compiler"],
     ["alta.programs", "alta.compat"],
     ["alta.cli", "alta.demo", "alta"],
 ]
@@ -30,7 +30,7 @@ LAYERS = [
 ALLOWED_CYCLE_EDGES = {
     ("alta.ir.symbolic", "alta.ir.printer"),
     ("alta.ir.sparse", "alta.ir.printer"),
-    ("alta.ir.dense", "alta.ir.dense_printer"),
+    ("alta.ir.dense", "alta.ir.printer"),
 }
 
 

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 import alta
 from alta import passes
 from alta.errors import PassError, PipelineError, VerifyError
-from alta.ir import analysis, dense, sparse, verify_dense, verify_sparse
+from alta.ir import analysis, dense, sparse
+from alta.ir.verify import verify_dense, verify_sparse
 from alta.passes import base
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -437,7 +438,7 @@ def test_sparse_conflicts_quote_both_rules(sparse_module: sparse.Module) -> None
     extra = sparse.Rule((sparse.Atom("done", frozenset({0})),), "parity", 1)
     broken = attrs.evolve(sparse_module, rules=(*sparse_module.rules, extra))
     with pytest.raises(VerifyError) as info:
-        verify_sparse.verify_sparse(broken, check_conflicts=True)
+        verify_sparse(broken, check_conflicts=True)
     msg = str(info.value)
     first = min(i for i, r in enumerate(sparse_module.rules) if r.var == "parity")
     new = len(sparse_module.rules)
@@ -469,7 +470,7 @@ def test_sparse_verifier_names_the_offender(
     sparse_module: sparse.Module, change: Any, message: str
 ) -> None:
     with pytest.raises(VerifyError, match=re.escape(message)):
-        verify_sparse.verify_sparse(attrs.evolve(sparse_module, **change(sparse_module)))
+        verify_sparse(attrs.evolve(sparse_module, **change(sparse_module)))
 
 
 _VALUE_SETS = st.frozensets(st.integers(0, 2), min_size=1)
@@ -520,25 +521,25 @@ def _dense() -> dense.Module:
 
 def test_dense_verifier_checks_shapes_weights_layout_and_halt() -> None:
     module = _dense()
-    assert verify_dense.verify_dense(module) is module
+    assert verify_dense(module) is module
     weights = dict(module.weights)
     weights["embed.tokens"] = np.zeros((3, 5))
     with pytest.raises(
         VerifyError, match=r"embed tokens: weight has shape \[3,5\], expected \[3,8\]"
     ):
-        verify_dense.verify_dense(attrs.evolve(module, weights=weights))
+        verify_dense(attrs.evolve(module, weights=weights))
     del weights["embed.tokens"]
     with pytest.raises(
         VerifyError, match=r"refers to weight '@embed\.tokens', which does not exist"
     ):
-        verify_dense.verify_dense(attrs.evolve(module, weights=weights))
+        verify_dense(attrs.evolve(module, weights=weights))
     with pytest.raises(VerifyError, match=r"halt dim 99 is outside \[0, 8\)"):
-        verify_dense.verify_dense(
+        verify_dense(
             attrs.evolve(module, loop=attrs.evolve(module.loop, halt=dense.HaltTest(99)))
         )
     gap = (attrs.evolve(module.layout[0], start=1), *module.layout[1:])
     with pytest.raises(VerifyError, match="slots must tile"):
-        verify_dense.verify_dense(attrs.evolve(module, layout=gap))
+        verify_dense(attrs.evolve(module, layout=gap))
 
 
 def test_levels_are_an_enum_that_reads_as_text() -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import alta
 from alta import lang as pb
-from alta import sparse_interpreter
+from alta.interp import sparse as sparse_interpreter
 from alta.ir import sparse
 from alta.passes import canonicalize, dce, minimize_rules, prune_values
 from alta.passes import lower_sparse_to_dense as to_dense

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import alta
-from alta import interpreter, programs
+from alta import interp, programs
 from alta.ir import symbolic
 from alta.programs import addition, sort_unique, subleq_machine
 from alta.programs import parity as parity_mod
@@ -29,7 +29,7 @@ def _program(name: str) -> symbolic.Program:
 
 
 def _assert_case(case: programs.ProgramCase, batch: list[list[int]], strict: bool) -> None:
-    result = interpreter.run(_program(case.name), batch, case.max_layers, strict=strict)
+    result = interp.run(_program(case.name), batch, case.max_layers, strict=strict)
     wrong = [
         (tokens, case.decode(out), case.expected(tokens))
         for tokens, out in zip(batch, result.outputs, strict=True)
@@ -117,7 +117,7 @@ def test_rule_counts_stay_small() -> None:
 @pytest.mark.parametrize("name", ["addition", "addition_rules"])
 def test_addition_789_plus_456(name: str) -> None:
     tokens = addition.make_input([7, 8, 9], [4, 5, 6])
-    result = interpreter.run(_program(name), [tokens])
+    result = interp.run(_program(name), [tokens])
     assert addition.decode(result.outputs[0]) == 1245
     assert result.outputs[0] == [0, 0, 0, 0, 1, 2, 4, 5, 0]  # the sum ends at the last b digit
     assert result.layers.tolist() == [5]  # n + 2 for n = 3
@@ -129,7 +129,7 @@ def test_sort_unique_example() -> None:
 
 @pytest.mark.parametrize("name", ["subleq", "subleq_rules"])
 def test_subleq_add_program(name: str) -> None:
-    result = interpreter.run(_program(name), [subleq_machine.add_program(5, 10)])
+    result = interp.run(_program(name), [subleq_machine.add_program(5, 10)])
     assert subleq_machine.decode_memory(result.outputs[0])[10] == 15
     assert result.layers.tolist() == [9]
 
@@ -139,7 +139,7 @@ def test_subleq_reads_c_after_the_write() -> None:
     tokens = [subleq_machine.encode(v) for v in [3, 2, 5, 6] + [0] * 12]
     run = subleq_machine.simulate([subleq_machine.decode(t) for t in tokens])
     assert run.halted and run.instructions == 1 and run.memory[2] == -1
-    result = interpreter.run(_program("subleq_rules"), [tokens])
+    result = interp.run(_program("subleq_rules"), [tokens])
     assert result.layers.tolist() == [3]
 
 

@@ -36,7 +36,7 @@ def test_numerical_write_without_atom_on_its_old_value() -> None:
     value, gated on the old value's bucket. The MLP had no expansion layer (no rule had a
     numerical *atom*), so the bucket unit's index was read as a residual dim (c0's, always
     1) and the unit fired at n0 = -3.5 too: n0 became -3.501.
-    Fixed in mlp_builder.build (expand when a rule writes a numerical or set variable)."""
+    Fixed in lower_sparse_to_dense.mlp_units.build (expand when a rule writes a numerical or set variable)."""
 
     def ffn(z: Any) -> None:
         z["n0"] = -3.5
@@ -54,7 +54,7 @@ def test_nullable_numerical_with_zero_on_a_bucket_edge() -> None:
     values -1 and 1 put a bucket edge at 0, so the step unit had a zero gap to 0 and the
     compiler refused the program ("value 0.0 sits on a bucket edge"). The defined flag
     now gates every step, so None reads as bucket 0 (then taken back) whatever the edges.
-    Fixed in mlp_builder (_step, _buckets)."""
+    Fixed in lower_sparse_to_dense.mlp_units (_step, _buckets)."""
     variables = {
         "c0": pb.var(2, default=0),
         "n0": pb.numeric_var(

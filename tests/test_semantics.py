@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import alta
-from alta import errors, interpreter
+from alta import errors, interp
 from alta import lang as pb
 from alta.ir import symbolic
 
@@ -423,7 +423,7 @@ def test_simultaneous_updates_swap(form: str) -> None:
     tokens = [0, 1, 2]
     assert alta.interpret(program, tokens, max_layers=1) == [1, 2, 0]
     assert alta.interpret(program, tokens, max_layers=2) == [0, 1, 2]
-    result = interpreter.run(program, [tokens], max_layers=1)
+    result = interp.run(program, [tokens], max_layers=1)
     assert result.state["b"][0].tolist() == [0, 1, 2]
 
 
@@ -468,7 +468,7 @@ def test_rules_writing_different_variables_both_apply() -> None:
     variables: dict[str, symbolic.Var] = {"a": pb.var(2), "b": pb.var(2)}
     rules = [symbolic.Rule((("a", 0),), "a", 0, 1), symbolic.Rule((("a", 0),), "b", 0, 1)]
     program = pb.program_spec_from_rules(variables, {}, rules, "b", 1)
-    result = interpreter.run(program, [[0, 0]], max_layers=1)
+    result = interp.run(program, [[0, 0]], max_layers=1)
     assert result.state["a"][0].tolist() == [1, 1]
     assert result.state["b"][0].tolist() == [1, 1]
 
@@ -514,7 +514,7 @@ def test_head_output_lives_one_layer() -> None:
     as_output = pb.program_spec(variables, heads, ffn, "left", 4)
     assert alta.interpret(as_output, [0, 3, 2], max_layers=0) == [None, None, None]
     assert alta.interpret(as_output, [0, 3, 2], max_layers=1) == [None, None, None]
-    result = interpreter.run(program, [[0, 3, 2]], max_layers=2)
+    result = interp.run(program, [[0, 3, 2]], max_layers=2)
     assert result.state["left"][0].tolist() == [-1, -1, -1]
 
 
@@ -547,7 +547,7 @@ def _countdown_program(with_halt: bool = True) -> symbolic.Program:
 def test_per_sequence_halting_in_a_batch() -> None:
     program = _countdown_program()
     batch = [[1], [3, 1], [2], [0, 4, 2]]
-    result = interpreter.run(program, batch)
+    result = interp.run(program, batch)
     assert result.layers.tolist() == [1, 3, 2, 4]
     # frozen after halting: c would keep counting if the halted sequence ran on
     assert result.outputs == [[1], [3, 3], [2], [4, 4, 4]]
@@ -563,7 +563,7 @@ def test_halting_matches_running_alone() -> None:
 def test_halting_before_max_layers() -> None:
     program = _countdown_program()
     # max_layers=2 caps the [3, 1] sequence; the others halt on their own.
-    result = interpreter.run(program, [[1], [3, 1], [2]], max_layers=2)
+    result = interp.run(program, [[1], [3, 1], [2]], max_layers=2)
     assert result.layers.tolist() == [1, 2, 2]
     assert result.outputs == [[1], [2, 2], [2]]
 
@@ -586,7 +586,7 @@ def test_halt_value_other_than_one() -> None:
         z["s"] = min(z["s"] + 1, 3)
 
     program = pb.program_spec(variables, {}, ffn, "s", 1, halt=pb.halt_spec("s", 2))
-    result = interpreter.run(program, [[0, 0]])
+    result = interp.run(program, [[0, 0]])
     assert result.layers.tolist() == [2]
     assert result.outputs == [[2, 2]]
 
@@ -599,7 +599,7 @@ def test_max_layers_runs_exactly_n_layers(n: int) -> None:
     # The counter adds one per layer: after N layers it is N (the paper's code gives N+1).
     program = _countdown_program(with_halt=False)
     assert alta.interpret(program, [4, 4], max_layers=n) == [n, n]
-    assert interpreter.run(program, [[4, 4]], max_layers=n).layers.tolist() == [n]
+    assert interp.run(program, [[4, 4]], max_layers=n).layers.tolist() == [n]
 
 
 def test_max_layers_zero_gives_the_initial_state() -> None:
@@ -609,7 +609,7 @@ def test_max_layers_zero_gives_the_initial_state() -> None:
 
 def test_max_layers_zero_with_a_halt_spec() -> None:
     # parity's initial state: 0 at the start token, else the bit itself.
-    result = interpreter.run(_parity_program(), [[2, 1, 0, 1]], max_layers=0)
+    result = interp.run(_parity_program(), [[2, 1, 0, 1]], max_layers=0)
     assert result.layers.tolist() == [0]
     assert result.outputs == [[0, 1, 0, 1]]
 
@@ -690,7 +690,7 @@ def test_single_and_batch_call_forms() -> None:
 def test_parity_halts_per_sequence() -> None:
     # done spreads one position per layer: a length-n sequence halts after n-1 layers
     # (and at least one layer runs).
-    result = interpreter.run(_parity_program(), [[2], [2, 1], [2, 1, 0], [2, 1, 0, 1, 1]])
+    result = interp.run(_parity_program(), [[2], [2, 1], [2, 1, 0], [2, 1, 0, 1, 1]])
     assert result.layers.tolist() == [1, 1, 2, 4]
     assert result.outputs == [[0], [0, 1], [0, 1, 1], [0, 1, 1, 0, 1]]
 
@@ -717,7 +717,7 @@ def test_empty_sequence_with_heads() -> None:
 def test_empty_sequence_in_a_batch_with_heads() -> None:
     program = _parity_program()
     assert alta.interpret(program, [[], [2, 1]]) == [[], [0, 1]]
-    result = interpreter.run(program, [[], [2, 1, 0]])
+    result = interp.run(program, [[], [2, 1, 0]])
     assert result.layers.tolist() == [1, 2]
 
 
@@ -738,7 +738,7 @@ def _prefix_parity(bits: list[int]) -> list[int]:
 @given(st.lists(_bits, min_size=1, max_size=5))
 def test_fuzz_parity_batch_matches_reference(batch: list[list[int]]) -> None:
     program = _parity_program()
-    result = interpreter.run(program, [[2, *bits] for bits in batch])
+    result = interp.run(program, [[2, *bits] for bits in batch])
     assert result.outputs == [_prefix_parity(bits) for bits in batch]
     assert result.layers.tolist() == [max(len(bits), 1) for bits in batch]
 
@@ -772,7 +772,7 @@ def test_fuzz_bucket_is_nearest_value_ties_low(ints: list[int], x: float) -> Non
 @given(st.lists(st.lists(st.integers(0, 4), max_size=4), min_size=1, max_size=5))
 def test_fuzz_countdown_halts_per_sequence(batch: list[list[int]]) -> None:
     # Halts after max(1, max tokens) layers; c counts the layers it ran.
-    result = interpreter.run(_countdown_program(), batch)
+    result = interp.run(_countdown_program(), batch)
     layers = [max([1, *s]) for s in batch]
     assert result.layers.tolist() == layers
     assert result.outputs == [[n] * len(s) for n, s in zip(layers, batch, strict=True)]

@@ -348,7 +348,7 @@ def test_multi_match_is_reported_in_strict_mode() -> None:
 
 
 def test_sparse_interpreter_reports_a_firing_conflict_with_its_location() -> None:
-    from alta import sparse_interpreter
+    from alta.interp import sparse as sparse_interpreter
     from alta.passes import lower_symbolic_to_sparse
 
     module = lower_symbolic_to_sparse.lower(_two_writers(left_heads=False, overlap=True))

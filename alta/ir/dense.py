@@ -151,9 +151,9 @@ class Module:
         return tuple(self.weights[layer.w].shape[1] for layer in self.loop.mlp.layers[:-1])
 
     def __str__(self) -> str:
-        from alta.ir import dense_printer
+        from alta.ir import printer
 
-        return dense_printer.print_dense(self)
+        return printer.print_dense(self)
 
 
 class _Weights(dict):  # type: ignore[type-arg]

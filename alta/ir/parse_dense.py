@@ -11,8 +11,8 @@ from typing import Any
 
 from alta.errors import VerifyError
 from alta.ir import dense, sparse
-from alta.ir.dense_printer import HEAD_ROLES
 from alta.ir.lexer import Parser, Token, as_arrays
+from alta.ir.printer import HEAD_ROLES
 
 _KINDS = (sparse.CATEGORICAL, sparse.NUMERICAL, sparse.SET)
 _ACTS = (dense.CLIPPED_RELU, dense.LINEAR)
@@ -203,7 +203,7 @@ def parse_dense(
 ) -> dense.Module:
     """Parse `alta.dense` text with its weights; verified (`verify_dense`) before it returns.
     `tokens` are the text's, when the caller has already split it."""
-    from alta.ir.verify_dense import verify_dense
+    from alta.ir.verify import verify_dense
 
     if weights is None:
         raise VerifyError(

@@ -176,6 +176,6 @@ class _SparseParser(Parser):
 def parse_sparse(text: str, tokens: list[Token] | None = None) -> sparse.Module:
     """Parse `alta.sparse` text; the module is verified (`verify_sparse`) before it returns.
     `tokens` are the text's, when the caller has already split it."""
-    from alta.ir.verify_sparse import verify_sparse
+    from alta.ir.verify import verify_sparse
 
     return verify_sparse(_SparseParser(text, tokens).module())

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
+from alta.errors import IllTypedWriteError, ProgramError
 from alta.ir.types import Kind
 
 InitFn: TypeAlias = Callable[[int], Any] | None
@@ -175,15 +176,6 @@ def bucket_index(values: tuple[float, ...], x: float) -> int:
     return len(values) - 1
 
 
-def init_value(var: Var, token: int, position: int) -> Value:
-    """The initial value of a (non-head) variable: input init, else position init, else default."""
-    if var.input_init_fn is not None:
-        return normalise(var, var.input_init_fn(token))
-    if var.position_init_fn is not None:
-        return normalise(var, var.position_init_fn(position))
-    return var.default
-
-
 def normalise(var: Var, value: Value) -> Value:
     """Coerce bools to ints, ints to floats for numerical variables, iterables to frozensets."""
     if value is None:
@@ -229,17 +221,47 @@ def write_error(var: Var, value: Value) -> str | None:
     return value_error(var, value)
 
 
+def checked_write(program: Program, name: str, value: Value) -> Value:
+    """`value` as variable `name` will hold it after an MLP write. A write to an unknown
+    variable or a head output is a `ProgramError`; an ill-typed value, an
+    `IllTypedWriteError`."""
+    var = program.vars.get(name)
+    if var is None:
+        raise ProgramError(f"MLP function writes unknown variable '{name}'")
+    if name in program.head_outputs:
+        raise ProgramError(f"MLP function writes head output '{name}', which is read-only")
+    value = normalise(var, value)
+    why = write_error(var, value)
+    if why:
+        raise IllTypedWriteError(f"the MLP function writes '{name}' := {why}")
+    return value
+
+
+def init_table(
+    program: Program, name: str, positions: int | None = None
+) -> tuple[str, tuple[Value, ...]]:
+    """How variable `name` starts: ("head", ()), ("token", one value per input token),
+    ("position", one value per position: `positions`, else the program's position_range)
+    or ("const", (default,)). The one place init functions are evaluated."""
+    var = program.vars[name]
+    if name in program.head_outputs:
+        return "head", ()
+    if var.input_init_fn is not None:
+        fn = var.input_init_fn
+        return "token", tuple(normalise(var, fn(t)) for t in range(program.input_range))
+    if var.position_init_fn is not None:
+        fn, size = var.position_init_fn, program.position_range if positions is None else positions
+        return "position", tuple(normalise(var, fn(p)) for p in range(size or 0))
+    return "const", (var.default,)
+
+
 def iter_inits(program: Program) -> Iterator[tuple[str, str, int, Value]]:
     """Yield (variable, 'token'|'position', index, value) for every init function result."""
-    for name, var in program.variables:
-        if name in program.head_outputs:
-            continue
-        if var.input_init_fn is not None:
-            for t in range(program.input_range):
-                yield name, "token", t, normalise(var, var.input_init_fn(t))
-        elif var.position_init_fn is not None and program.position_range is not None:
-            for p in range(program.position_range):
-                yield name, "position", p, normalise(var, var.position_init_fn(p))
+    for name, _ in program.variables:
+        source, table = init_table(program, name)
+        if source in ("token", "position"):
+            for index, value in enumerate(table):
+                yield name, source, index, value
 
 
 def _fmt(value: Value) -> str:

@@ -28,10 +28,10 @@ def verify(module: Any) -> Any:
 
         return verify_symbolic(module)
     if level == "sparse":
-        from alta.ir.verify_sparse import verify_sparse
+        from alta.ir.verify import verify_sparse
 
         return verify_sparse(module)
-    from alta.ir.verify_dense import verify_dense
+    from alta.ir.verify import verify_dense
 
     return verify_dense(module)
 

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import attrs
 
+from alta.interp import sparse as interp_sparse
 from alta.ir import analysis, sparse
 from alta.ir.types import Level
 from alta.passes import base
@@ -80,9 +81,7 @@ def fired_rules(
     module: sparse.Module, inputs: list[list[int]], max_layers: int | None
 ) -> frozenset[int]:
     """Indices of the rules that fire at least once when the module runs on `inputs`."""
-    from alta import sparse_interpreter
-
-    return sparse_interpreter.run(module, inputs, max_layers).fired
+    return interp_sparse.run(module, inputs, max_layers).fired
 
 
 def minimize(module: sparse.Module) -> tuple[sparse.Rule, ...]:

@@ -7,7 +7,8 @@ marks the real (unpadded) positions.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -15,6 +16,28 @@ from alta import inputs as inputs_mod
 from alta.ir import symbolic
 
 NONE_INT = -1
+
+
+class Layout(Protocol):
+    """What the shared core reads of a program, at either level: a symbolic `Program`
+    is one, and `alta.interp.sparse` builds one for an IR2 module."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def vars(self) -> Mapping[str, symbolic.Var]: ...
+    @property
+    def heads(self) -> tuple[symbolic.Head, ...]: ...
+    @property
+    def head_outputs(self) -> frozenset[str]: ...
+    @property
+    def output(self) -> str: ...
+    @property
+    def halt(self) -> symbolic.Halt | None: ...
+    @property
+    def input_range(self) -> int: ...
+    @property
+    def position_range(self) -> int | None: ...
 
 
 def dtype_of(var: symbolic.Var) -> type:
@@ -50,7 +73,7 @@ def is_none(var: symbolic.Var, arr: np.ndarray) -> np.ndarray:
     return np.isnan(arr) if isinstance(var, symbolic.NumericalVar) else arr == NONE_INT
 
 
-def pad_inputs(program: symbolic.Program, inputs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+def pad_inputs(program: Layout, inputs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     """Check the inputs and pad them into tokens [B, N] and a validity mask."""
     tokens, lengths = inputs_mod.pad(
         inputs, program.input_range, program.position_range, f"program '{program.name}'"
@@ -59,28 +82,27 @@ def pad_inputs(program: symbolic.Program, inputs: list[list[int]]) -> tuple[np.n
     return tokens, valid
 
 
+InitTables = Mapping[str, tuple[str, tuple[Any, ...]]]
+
+
 def initial_state(
-    program: symbolic.Program, tokens: np.ndarray, valid: np.ndarray
+    program: Layout, inits: InitTables, tokens: np.ndarray, valid: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Head outputs None; else input init, else position init, else the default."""
+    """The state before layer 0, from each variable's (source, table) init
+    (`symbolic.init_table`): head outputs None, token and position tables indexed, a
+    constant broadcast. Positions past a position table's end read its last entry."""
     b, n = tokens.shape
-    positions = np.broadcast_to(np.arange(n), (b, n))
     state: dict[str, np.ndarray] = {}
-    table: np.ndarray
-    for name, var in program.variables:
-        if name in program.head_outputs:
-            table, index = np.array([none_of(var)], dtype=dtype_of(var)), np.zeros_like(tokens)
-        elif var.input_init_fn is not None:
-            table, index = _table(var, var.input_init_fn, program.input_range), tokens
-        elif var.position_init_fn is not None:
-            table, index = _table(var, var.position_init_fn, max(n, 1)), positions
+    for name, var in program.vars.items():
+        source, values = inits[name]
+        table: np.ndarray = np.asarray(
+            [encode(var, v) for v in values] or [none_of(var)], dtype=dtype_of(var)
+        )
+        if source == "token":
+            arr = table[tokens]
+        elif source == "position":
+            arr = np.broadcast_to(table[np.minimum(np.arange(n), len(table) - 1)], (b, n))
         else:
-            table, index = np.array([encode(var, var.default)], dtype=dtype_of(var)), None
-        arr = table[index] if index is not None else np.full((b, n), table[0])
+            arr = np.full((b, n), table[0])
         state[name] = np.where(valid, arr, none_of(var)).astype(dtype_of(var))
     return state
-
-
-def _table(var: symbolic.Var, fn: Any, size: int) -> np.ndarray:
-    values = [encode(var, symbolic.normalise(var, fn(i))) for i in range(size)]
-    return np.asarray(values, dtype=dtype_of(var))

@@ -21,7 +21,8 @@ from alta.errors import CompileError
 from alta.ir import analysis, dense, sparse
 from alta.ir.dense import encode
 from alta.ir.types import Level
-from alta.passes import base, conflict_warning, mlp_builder
+from alta.passes import base, conflict_warning
+from alta.passes.lower_sparse_to_dense import mlp_units
 
 MATCH_LOGIT = 1000.0
 
@@ -90,7 +91,7 @@ def lower(module: sparse.Module, max_layers: int | None = None) -> dense.Module:
     reach = analysis.reachable_values(module)
     if not module.conflicts_checked:  # e.g. IR2 read from text
         conflict_warning.warn_unproven_conflicts(module, reach)
-    layers = mlp_builder.build(module, by_var, d, reach, constants(module), weights)
+    layers = mlp_units.build(module, by_var, d, reach, constants(module), weights)
     halt = None
     if module.halt is not None:
         slot = by_var[module.halt.var]

@@ -6,6 +6,7 @@ import itertools
 
 from alta.errors import ProgramError
 from alta.ir import symbolic
+from alta.ir.verify.heads import head_problem
 
 
 def verify_symbolic(program: symbolic.Program) -> symbolic.Program:
@@ -80,33 +81,13 @@ def _check_head(program: symbolic.Program, head: symbolic.Head) -> None:
         if name not in variables:
             raise ProgramError(f"{where}: " + _unknown(program, role, name))
     order = [h.output for h in program.heads]
-    for role in ("query", "key", "value"):
-        name = getattr(head, role)
-        if name in program.head_outputs and order.index(name) >= order.index(head.output):
-            raise ProgramError(
-                f"{where}: {role} '{name}' is the output of head '{name}', declared "
-                f"{'at' if name == head.output else 'after'} it; a head may read only heads "
-                "declared before it (they run in declaration order)"
-            )
-    query, key = variables[head.query], variables[head.key]
-    value, output = variables[head.value], variables[head.output]
-    if isinstance(query, symbolic.NumericalVar):
-        raise ProgramError(f"{where}: query '{head.query}' must be categorical or a set")
-    if not isinstance(key, symbolic.CategoricalVar):
-        raise ProgramError(f"{where}: key '{head.key}' must be categorical")
-    if query.range != key.range:
-        raise ProgramError(
-            f"{where}: query '{head.query}' has range {query.range} but key '{head.key}' "
-            f"has range {key.range}; they must agree"
-        )
-    if isinstance(value, symbolic.SetVar):
-        raise ProgramError(f"{where}: value '{head.value}' must be categorical or numerical")
-    if type(output) is not type(value):
-        raise ProgramError(
-            f"{where}: output is {output.kind} but value '{head.value}' is {value.kind}"
-        )
-    if isinstance(value, symbolic.CategoricalVar) and output.range != value.range:  # type: ignore[union-attr]
-        raise ProgramError(f"{where}: output range differs from value '{head.value}'s range")
+    problem = head_problem(head, lambda n: _kind(variables[n]), order)
+    if problem:
+        raise ProgramError(problem)
+
+
+def _kind(var: symbolic.Var) -> tuple[str, int]:
+    return var.kind, 0 if isinstance(var, symbolic.NumericalVar) else var.range
 
 
 def _check_halt(program: symbolic.Program, halt: symbolic.Halt) -> None:

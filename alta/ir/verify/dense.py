@@ -11,7 +11,7 @@ from typing import NoReturn
 import numpy as np
 
 from alta.errors import VerifyError
-from alta.ir import dense, dense_printer, sparse
+from alta.ir import dense, printer, sparse
 
 _ACTS = (dense.CLIPPED_RELU, dense.LINEAR)
 _KINDS = (sparse.CATEGORICAL, sparse.NUMERICAL, sparse.SET)
@@ -58,7 +58,7 @@ def _weight(
         _fail(
             module,
             f"{role}: weight has shape [{','.join(map(str, got))}], expected [{want}]",
-            dense_printer.weight(module, name),
+            printer.weight(module, name),
         )
     return got
 

@@ -35,12 +35,17 @@ from alta.errors import (
     ProgramError,
     UndefinedReadError,
 )
-from alta.interpreter_mlp import checked_write
 from alta.ir import analysis, sparse, symbolic
-from alta.ir import domains as domain_inference
 from alta.ir.types import Level
 from alta.passes import base, conflict_warning
-from alta.passes.lazy_values import Fallback, Lazy, NeedValue, fallback, may_defer
+from alta.passes.lower_symbolic_to_sparse import domains as domain_inference
+from alta.passes.lower_symbolic_to_sparse.lazy_values import (
+    Fallback,
+    Lazy,
+    NeedValue,
+    fallback,
+    may_defer,
+)
 
 #: A function that needs more runs than this is refused (it would not fit a model anyway).
 MAX_PATHS = 2_000_000
@@ -373,7 +378,7 @@ class _Explorer:
         key = (name, value) if type(value) is int else None
         if key is not None and key in self.checked:
             return self.checked[key]
-        new = checked_write(self.program, name, value)
+        new = symbolic.checked_write(self.program, name, value)
         if key is not None:
             self.checked[key] = new
         return new
@@ -404,7 +409,7 @@ class _Exploring:
     def __setitem__(self, name: str, value: Any) -> None:
         explorer = self._explorer
         if name not in explorer.vars or name in explorer.heads:
-            checked_write(explorer.program, name, value)  # raises the interpreter's error
+            symbolic.checked_write(explorer.program, name, value)  # raises the interpreter's error
         if isinstance(value, Lazy):
             if value._z is not self:
                 fallback(self)

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from alta import interpreter_state as st
 from alta.errors import (
     AltaError,
     IllTypedWriteError,
@@ -21,6 +20,7 @@ from alta.errors import (
     RuleConflictError,
     UndefinedReadError,
 )
+from alta.interp import state as st
 from alta.ir import symbolic
 
 Writes = dict[str, tuple[np.ndarray, np.ndarray]]  # var -> (flat positions, raw new values)
@@ -48,22 +48,7 @@ class _Z:
         return value
 
     def __setitem__(self, name: str, value: Any) -> None:
-        self.writes[name] = checked_write(self._program, name, value)
-
-
-def checked_write(program: symbolic.Program, name: str, value: Any) -> Any:
-    """`value` as variable `name` will hold it. A write to an unknown variable or a head
-    output is a `ProgramError`; an ill-typed value, an `IllTypedWriteError`."""
-    var = program.vars.get(name)
-    if var is None:
-        raise ProgramError(f"MLP function writes unknown variable '{name}'")
-    if name in program.head_outputs:
-        raise ProgramError(f"MLP function writes head output '{name}', which is read-only")
-    value = symbolic.normalise(var, value)
-    why = symbolic.write_error(var, value)
-    if why:
-        raise IllTypedWriteError(f"the MLP function writes '{name}' := {why}")
-    return value
+        self.writes[name] = symbolic.checked_write(self._program, name, value)
 
 
 class FunctionRunner:

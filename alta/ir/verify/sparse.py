@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 from alta.errors import VerifyError
 from alta.ir import joint_reach, printer, sparse
+from alta.ir.verify.heads import head_problem
 
 _KINDS = (sparse.CATEGORICAL, sparse.NUMERICAL, sparse.SET)
 
@@ -88,7 +89,7 @@ def _check_var(module: sparse.Module, key: str, var: sparse.Variable) -> None:
 
 
 def _check_head(module: sparse.Module, head: sparse.Head, order: list[str]) -> None:
-    line = printer._head(head.output, head.query, head.key, head.value, head.mask)
+    line = printer.head_text(head.output, head.query, head.key, head.value, head.mask)
     variables = module.variables
     for role in ("output", "query", "key", "value"):
         name = getattr(head, role)
@@ -98,17 +99,7 @@ def _check_head(module: sparse.Module, head: sparse.Head, order: list[str]) -> N
                 f"head '%{head.output}': {role} names unknown variable '%{name}'" + _known(module),
                 line,
             )
-    for role in ("query", "key", "value"):
-        name = getattr(head, role)
-        if name in order and order.index(name) >= order.index(head.output):
-            _fail(
-                module,
-                f"head '%{head.output}': {role} '%{name}' is the output of a head declared "
-                "at or after it; a head may read only heads declared before it",
-                line,
-            )
-    query, key = variables[head.query], variables[head.key]
-    value, output = variables[head.value], variables[head.output]
+    output = variables[head.output]
     if not output.is_head_output:
         _fail(
             module,
@@ -116,27 +107,9 @@ def _check_head(module: sparse.Module, head: sparse.Head, order: list[str]) -> N
             f"output (init is '{output.init.source}')",
             line,
         )
-    if query.kind == sparse.NUMERICAL:
-        _fail(
-            module,
-            f"head '%{head.output}': query '%{head.query}' must be categorical or a set",
-            line,
-        )
-    if key.kind != sparse.CATEGORICAL:
-        _fail(module, f"head '%{head.output}': key '%{head.key}' must be categorical", line)
-    if value.kind == sparse.SET:
-        _fail(
-            module,
-            f"head '%{head.output}': value '%{head.value}' must be categorical or numerical",
-            line,
-        )
-    if output.kind != value.kind:
-        _fail(
-            module,
-            f"head '%{head.output}': output is {output.kind} but value "
-            f"'%{head.value}' is {value.kind}",
-            line,
-        )
+    problem = head_problem(head, lambda n: (variables[n].kind, variables[n].range), order, "%")
+    if problem:
+        _fail(module, problem, line)
 
 
 def _check_rule(module: sparse.Module, index: int, rule: sparse.Rule) -> None:
