@@ -23,7 +23,7 @@ from alta.errors import VerifyError
 from alta.ir import dense, parser, sparse
 from alta.model import CompiledModel
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("lowered", "sparse", "dense")
 
 

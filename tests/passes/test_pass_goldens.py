@@ -34,7 +34,7 @@ import pytest
 from alta import cli, passes
 
 GOLDENS = Path(__file__).resolve().parent / "goldens"
-ROOT = GOLDENS.parent.parent
+ROOT = GOLDENS.parents[2]
 UPDATE = os.environ.get("ALTA_UPDATE_GOLDENS") == "1"
 RUN, CHECK, NEXT, EMPTY = "// RUN:", "// CHECK:", "// CHECK-NEXT:", "// CHECK-EMPTY:"
 

@@ -24,7 +24,7 @@ from alta.ir import analysis, dense, sparse
 from alta.ir.verify import verify_dense, verify_sparse
 from alta.passes import base
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LOWER = "lower-symbolic-to-sparse,lower-sparse-to-dense"
 CALLS: list[str] = []
 

@@ -11,7 +11,7 @@ import pytest
 
 from alta import cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = "tests.cli_program:build"
 HEADERS = ("alta.symbolic @cli_parity", "alta.sparse @cli_parity", "alta.dense @cli_parity")
 
