@@ -32,16 +32,27 @@ def compile(
     Undefined behaviour the compiler drops or tolerates (ill-typed writes, raising paths,
     rule pairs it cannot prove disjoint) gives one `CompileWarning` each; `strict=True`
     makes each a `CompileError` (docs/semantics.md).
+
+    The model's default layer budget lives in one place, IR3's `loop.max_layers`, which
+    the lowering to IR3 writes: `max_layers=N` is that lowering's option (as if the
+    pipeline said `lower-sparse-to-dense{max-layers=N}`), and overrides what it says.
     """
     max_layers = check_max_layers(max_layers)
     text = passes.DEFAULT_PIPELINE if pipeline == "default" else pipeline
-    stages = _run_pipeline(program, text, instrument, strict)
+    pm = passes.PassManager.parse(
+        text, start_level=passes.level_of(program), instrumentations=instrument
+    )
+    if max_layers is not None:
+        pm = passes.PassManager(
+            _with_max_layers(pm.passes, max_layers, text),
+            verify_each=pm.verify_each,
+            instrumentations=pm.instrumentations,
+        )
+    stages = _run_pipeline(program, pm, strict)
     module = stages[-1]
     if not isinstance(module, dense.Module):
         level = passes.level_of(module)
         raise CompileError(f"pipeline '{text}' ends at alta.{level}, not at alta.dense")
-    if max_layers is not None:
-        module = attrs.evolve(module, loop=attrs.evolve(module.loop, max_layers=max_layers))
     sparse_ir = next((m for m in reversed(stages) if isinstance(m, sparse.Module)), None)
     executor = base.get(backend).build(module, dtype=dtype, device=device, **backend_options)
     return CompiledModel(
@@ -49,18 +60,40 @@ def compile(
         backend=backend,
         executor=executor,
         stats=statistics(module, sparse_ir),
-        max_layers=module.loop.max_layers,
         sparse_ir=sparse_ir,
     )
 
 
-def _run_pipeline(program: symbolic.Program, text: str, instrument: Any, strict: bool) -> list[Any]:
+def _with_max_layers(
+    steps: tuple[passes.Pass, ...], max_layers: int, text: str
+) -> list[passes.Pass]:
+    """`steps` with option `max_layers` set on the lowering to IR3, which writes it into
+    `loop.max_layers`."""
+    lowers = [
+        i
+        for i, p in enumerate(steps)
+        if p.output_level == "dense"
+        and p.input_level != "dense"
+        and "max_layers" in attrs.fields_dict(type(p))
+    ]
+    if not lowers:
+        raise CompileError(
+            f"max_layers={max_layers}: pipeline '{text}' has no lowering to alta.dense with a "
+            "max-layers option, which is where a model's layer budget is set"
+        )
+    return [
+        attrs.evolve(p, **{"max_layers": max_layers}) if i in lowers else p
+        for i, p in enumerate(steps)
+    ]
+
+
+def _run_pipeline(program: symbolic.Program, pm: passes.PassManager, strict: bool) -> list[Any]:
     if not strict:
-        return passes.run_pipeline(program, text, instrument=instrument)
+        return pm.stages(program)
     with warnings.catch_warnings():
         warnings.simplefilter("error", CompileWarning)
         try:
-            return passes.run_pipeline(program, text, instrument=instrument)
+            return pm.stages(program)
         except PassError as exc:
             if isinstance(exc.__cause__, CompileWarning):
                 why = str(exc.__cause__).replace(" Pass strict=True to make this an error.", "")

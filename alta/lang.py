@@ -92,7 +92,7 @@ def _distinct_sets(values: Any) -> tuple[frozenset[int], ...]:
     """Each value once, in the given order; a set of values in a fixed (sorted) order."""
     sets = [frozenset(v) for v in values]
     if isinstance(values, set | frozenset):
-        sets.sort(key=lambda v: (len(v), sorted(v)))
+        sets.sort(key=symbolic.value_order)
     return tuple(dict.fromkeys(sets))
 
 

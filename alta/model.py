@@ -29,25 +29,48 @@ class ModelRun(NamedTuple):
     halted: np.ndarray  # [B] bool: the halt test holds (all True without a halt test)
 
 
-@attrs.define
+@attrs.define(init=False)
 class CompiledModel:
     """A compiled Transformer. `model(inputs)` mirrors `alta.interpret(program, inputs)`.
 
-    Layers: `max_layers` (of the call, else of `alta.compile`) bounds a run. Without
-    either, a model with a halt test runs at most `alta.inputs.DEFAULT_MAX_LAYERS`
-    (10,000) layers, and one without a halt test refuses to run. A sequence stops early
-    when it halts, or at a fixed point (a layer leaves its state exactly unchanged). If
-    the model has a halt test and a sequence has not halted when the run ends, the call
-    raises an `InterpreterError` naming it, rather than return an unfinished state; pass
-    a larger `max_layers`, or `allow_unhalted=True` to get that state anyway.
+    Layers: `max_layers` (of the call, else the model's, `ir.loop.max_layers`, which
+    `alta.compile(max_layers=...)` sets) bounds a run. Without either, a model with a
+    halt test runs at most `alta.inputs.DEFAULT_MAX_LAYERS` (10,000) layers, and one
+    without a halt test refuses to run. A sequence stops early when it halts, or at a
+    fixed point (a layer leaves its state exactly unchanged). If the model has a halt
+    test and a sequence has not halted when the run ends, the call raises an
+    `InterpreterError` naming it, rather than return an unfinished state; pass a larger
+    `max_layers`, or `allow_unhalted=True` to get that state anyway.
     """
 
     ir: dense.Module
     backend: str
     executor: base.Executor
     stats: dict[str, Any]
-    max_layers: int | None = None
     sparse_ir: sparse.Module | None = None
+
+    def __init__(
+        self,
+        ir: dense.Module,
+        backend: str,
+        executor: base.Executor,
+        stats: dict[str, Any],
+        max_layers: int | None = None,
+        sparse_ir: sparse.Module | None = None,
+    ) -> None:
+        """`max_layers` is accepted for older callers only: the budget lives in `ir`."""
+        if max_layers is not None and max_layers != ir.loop.max_layers:
+            raise ValueError(
+                f"max_layers={max_layers} differs from the IR's loop.max_layers="
+                f"{ir.loop.max_layers}; the model's layer budget is the IR's, set it there"
+            )
+        self.__attrs_init__(ir, backend, executor, stats, sparse_ir)
+
+    @property
+    def max_layers(self) -> int | None:
+        """The model's default layer budget: the IR's `loop.max_layers` (None: the default
+        cap with a halt test, else a call must say)."""
+        return self.ir.loop.max_layers
 
     def __call__(
         self, inputs: Any, max_layers: int | None = None, *, allow_unhalted: bool = False

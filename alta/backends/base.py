@@ -2,20 +2,28 @@
 
 A backend turns an IR3 module into an `Executor`: something that runs padded token
 batches through the layer loop and hands back the final residual stream. Decoding,
-padding and halting bookkeeping shared by all backends live in `alta.compiled`.
+padding and halting bookkeeping shared by all backends live in `alta.model`.
+
+A backend's options (dtype, device, and its own) are the fields of a frozen attrs class,
+read from keywords or `key=value` text and checked by `parse_options` with the code that
+reads pass options (`alta.passes.option_types`), as passes' are.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
+from collections.abc import Iterable, Mapping
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, Protocol
 
+import attrs
 import numpy as np
 
 from alta.errors import BackendError
 from alta.ir import dense
+from alta.passes import option_types
 
 ENTRY_POINT_GROUP = "alta.backends"
 
@@ -49,20 +57,123 @@ class Executor(Protocol):
         ...
 
 
+def dtype_name(value: Any) -> Any:
+    """A dtype as its name, so that np.float64, np.dtype("f8") and torch.float64 all read
+    "float64"; a name numpy does not know ("bfloat16") and None stay as they are."""
+    if value is None:
+        return None
+    try:
+        return np.dtype(value).name
+    except (TypeError, ValueError):
+        return value if isinstance(value, str) else str(value).removeprefix("torch.")
+
+
+def dtype_option(default: str = "float32") -> Any:
+    """The `dtype` field of an options class; annotate it with the dtypes allowed."""
+    return attrs.field(default=default, converter=dtype_name)
+
+
+@attrs.frozen
+class Options:
+    """What every backend takes. A backend's own `Options` subclasses this: each option
+    is a field whose annotation says what it may be (e.g. `dtype: Literal[...]`), so
+    `parse_options` checks keyword and text values alike, with no checks per backend."""
+
+    dtype: str = dtype_option()
+    device: str | None = None
+
+
+#: What `alta.compile` always passes: an options class without one of these fields still
+#: accepts it at its default (and drops it), so it needs to declare only its own options.
+_ALWAYS_PASSED = {"dtype": "float32", "device": None}
+
+
+def parse_options(
+    cls: type[Any], owner: str, keywords: Mapping[str, Any] = {}, text: Iterable[str] = ()
+) -> Any:
+    """An instance of the attrs class `cls` from keyword arguments and `key=value` text
+    (as a command line spells them; `-` for `_` is fine), or a `BackendError` that says
+    which option of `owner` ("torch backend") is unknown or ill-typed, and what it takes."""
+    known = {opt.field: opt for opt in option_types.fields(cls)}
+    given = dict(keywords)
+    for item in text:
+        key, value = _from_text(item, known, owner)
+        if key in given:
+            raise BackendError(f"{owner}: option '{key}' is given twice")
+        given[key] = value
+    for key, default in _ALWAYS_PASSED.items():
+        if key not in known and key in given and given[key] == default:
+            del given[key]
+    unknown = [key for key in given if key not in known]
+    if unknown:
+        raise BackendError(_unknown(owner, unknown, list(known)))
+    try:
+        made = cls(**given)
+    except (TypeError, ValueError) as exc:
+        raise BackendError(f"{owner}: bad options: {exc}") from exc
+    for opt in known.values():
+        if not option_types.conforms(getattr(made, opt.field), opt.type):
+            value = given.get(opt.field, getattr(made, opt.field))
+            raise BackendError(
+                f"{owner}: option '{opt.field}' takes {option_types.describe(opt.type)}, "
+                f"not {value!r}"
+            )
+    return made
+
+
+def _from_text(item: str, known: dict[str, Any], owner: str) -> tuple[str, Any]:
+    key, sep, text = item.partition("=")
+    key = key.strip().replace("-", "_")
+    if not sep or not key:
+        raise BackendError(f"{owner}: expected an option as key=value, got '{item}'")
+    if key not in known:
+        raise BackendError(_unknown(owner, [key], list(known)))
+    quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "'\""
+    where = f"{owner}: option '{key}'"
+    value = option_types.convert(
+        text[1:-1] if quoted else text, known[key].type, where, quoted, error=BackendError
+    )
+    return key, value
+
+
+def _unknown(owner: str, unknown: list[str], known: list[str]) -> str:
+    names = ", ".join(f"'{key}'" for key in unknown)
+    close = [c for key in unknown for c in difflib.get_close_matches(key, known, n=1, cutoff=0.6)]
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    plural = "s" if len(unknown) > 1 else ""
+    return f"{owner}: unknown option{plural} {names}{hint} (known options: {', '.join(known)})"
+
+
 class Backend:
-    """Base of backends. `build` gets the IR3 module and the options of `alta.compile`."""
+    """Base of backends. `Options` (a frozen attrs class, `Options` by default: dtype and
+    device only) declares what `alta.compile`'s keyword arguments may set; `build` parses
+    them into one and hands it to `executor`, which each backend implements.
+
+    A third-party backend (entry-point group `alta.backends`) sets `name`, implements
+    `executor`, and declares `Options` if it takes more than dtype and device."""
 
     name: ClassVar[str] = ""
+    Options: ClassVar[type[Any]] = Options
 
     def build(
         self,
         module: dense.Module,
         *,
-        dtype: str = "float32",
+        dtype: Any = "float32",
         device: str | None = None,
         **options: Any,
     ) -> Executor:
-        raise NotImplementedError
+        """What `alta.compile` calls: the options checked (`parse`), then `executor`."""
+        return self.executor(module, self.parse(dict(options, dtype=dtype, device=device)))
+
+    def parse(self, keywords: Mapping[str, Any] = {}, text: Iterable[str] = ()) -> Any:
+        """This backend's options from keyword arguments and `key=value` text."""
+        return parse_options(
+            self.Options, f"{self.name or type(self).__name__} backend", keywords, text
+        )
+
+    def executor(self, module: dense.Module, options: Any) -> Executor:
+        raise NotImplementedError(f"backend '{self.name}' does not implement executor()")
 
 
 def _third_party() -> dict[str, Any]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import jax
@@ -40,46 +40,42 @@ from alta.backends import base
 from alta.errors import BackendError
 from alta.ir import dense
 
-DTYPES = ("float16", "bfloat16", "float32", "float64")
-OPTIONS = ("bucket",)
 _INT32_MAX = np.iinfo(np.int32).max
 
 Params = dict[str, jax.Array]
 Carry = tuple[jax.Array, jax.Array, jax.Array, jax.Array]  # x, done, layers, step
 
 
+@attrs.frozen
+class JaxOptions(base.Options):
+    """dtype, device (None, "cpu", "gpu" or "cuda", with ":index") and shape bucketing."""
+
+    dtype: Literal["float16", "bfloat16", "float32", "float64"] = base.dtype_option()
+    device: str | None = None
+    bucket: bool = attrs.field(
+        default=True, metadata={"help": "pad shapes to buckets, so jit compiles less often"}
+    )
+
+
 class JaxBackend(base.Backend):
     name = "jax"
+    Options = JaxOptions
 
-    def build(
-        self,
-        module: dense.Module,
-        *,
-        dtype: str = "float32",
-        device: str | None = None,
-        **options: Any,
-    ) -> JaxExecutor:
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise BackendError(
-                f"jax backend: unknown options {unknown} (known: {', '.join(OPTIONS)})"
-            )
-        if dtype not in DTYPES:
-            raise BackendError(f"jax backend: dtype '{dtype}' is not one of {', '.join(DTYPES)}")
-        placement = find_device(device)
-        x64 = dtype == "float64"
+    def executor(self, module: dense.Module, options: JaxOptions) -> JaxExecutor:
+        placement = find_device(options.device)
+        x64 = options.dtype == "float64"
         with precision(x64):
             params = {
-                name: jax.device_put(jnp.asarray(np.asarray(w), dtype=dtype), placement)
+                name: jax.device_put(jnp.asarray(np.asarray(w), dtype=options.dtype), placement)
                 for name, w in module.weights.items()
             }
         return JaxExecutor(
             module=module,
             params=params,
-            dtype=dtype,
+            dtype=options.dtype,
             device=placement,
             x64=x64,
-            bucket=bool(options.get("bucket", True)),
+            bucket=options.bucket,
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
 import attrs
 import numpy as np
@@ -11,23 +11,21 @@ from alta.backends import base
 from alta.ir import dense
 
 
+@attrs.frozen
+class NumpyOptions(base.Options):
+    """The reference runs on the CPU only."""
+
+    dtype: Literal["float16", "float32", "float64"] = base.dtype_option()
+    device: Literal["cpu"] | None = None
+
+
 class NumpyBackend(base.Backend):
     name = "numpy"
+    Options = NumpyOptions
 
-    def build(
-        self,
-        module: dense.Module,
-        *,
-        dtype: str = "float32",
-        device: str | None = None,
-        **options: Any,
-    ) -> NumpyExecutor:
-        if device not in (None, "cpu"):
-            raise base.BackendError(f"the numpy backend runs on the CPU only, not '{device}'")
-        if options:
-            raise base.BackendError(f"numpy backend: unknown options {sorted(options)}")
-        weights = {k: np.asarray(v, dtype=dtype) for k, v in module.weights.items()}
-        return NumpyExecutor(module, weights, np.dtype(dtype))
+    def executor(self, module: dense.Module, options: NumpyOptions) -> NumpyExecutor:
+        weights = {k: np.asarray(v, dtype=options.dtype) for k, v in module.weights.items()}
+        return NumpyExecutor(module, weights, np.dtype(options.dtype))
 
 
 @attrs.frozen

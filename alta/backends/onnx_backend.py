@@ -9,7 +9,8 @@ is built on the first `residuals` call only, so plain runs never pay for it.
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import attrs
 import numpy as np
@@ -20,8 +21,27 @@ from alta.inputs import DEFAULT_MAX_LAYERS
 from alta.ir import dense
 
 _OPSET = 17  # onnx_graph.OPSET, without importing onnx
-_DTYPES = ("float32", "float64")
-_SAVE_OPTIONS = ("opset", "dtype")
+
+
+@attrs.frozen
+class SaveOptions:
+    """What `CompiledModel.export_onnx` takes besides the path and max_layers."""
+
+    dtype: Literal["float32", "float64"] = base.dtype_option()
+    opset: int = _OPSET
+
+
+@attrs.frozen
+class OnnxOptions(base.Options):
+    """dtype, device ("cpu", "cuda[:N]"), and onnxruntime's own knobs; `providers`,
+    when given, overrides `device`."""
+
+    dtype: Literal["float32", "float64"] = base.dtype_option()
+    device: str | None = None
+    providers: Sequence[Any] | None = None
+    session_options: Any = None
+    intra_op_num_threads: int | None = None
+    opset: int = _OPSET
 
 
 def save(
@@ -29,15 +49,10 @@ def save(
 ) -> None:
     """Write `module` as an ONNX file; `max_layers` is the default of its `max_layers` input.
 
-    Options: opset (default 17), dtype ("float32" or "float64").
+    Options: `SaveOptions`.
     """
-    unknown = sorted(set(options) - set(_SAVE_OPTIONS))
-    if unknown:
-        raise BackendError(
-            f"export_onnx: unknown options {unknown}; known: {', '.join(_SAVE_OPTIONS)}"
-        )
-    _check_dtype(options.get("dtype", "float32"))
-    model = to_onnx(module, max_layers, **options)
+    opts = base.parse_options(SaveOptions, "export_onnx", options)
+    model = to_onnx(module, max_layers, opset=opts.opset, dtype=opts.dtype)
     import onnx
 
     onnx.save(model, os.fspath(path))
@@ -54,34 +69,14 @@ def to_onnx(module: dense.Module, max_layers: int, **options: Any) -> Any:
     return onnx_graph.to_onnx(module, max_layers, **options)
 
 
-def _check_dtype(dtype: str) -> None:
-    if str(dtype) not in _DTYPES:
-        raise BackendError(f"onnx backend: dtype '{dtype}' is not one of {', '.join(_DTYPES)}")
-
-
 class OnnxBackend(base.Backend):
     name = "onnx"
+    Options = OnnxOptions
 
-    def build(
-        self,
-        module: dense.Module,
-        *,
-        dtype: str = "float32",
-        device: str | None = None,
-        providers: list[Any] | None = None,
-        session_options: Any = None,
-        intra_op_num_threads: int | None = None,
-        opset: int = _OPSET,
-        **options: Any,
-    ) -> OnnxExecutor:
-        """An onnxruntime session; `providers`, when given, overrides `device`."""
-        if options:
-            raise BackendError(
-                f"onnx backend: unknown options {sorted(options)}; known: providers, "
-                "session_options, intra_op_num_threads, opset"
-            )
-        _check_dtype(dtype)
-        chosen = list(providers) if providers else _providers(device)
+    def executor(self, module: dense.Module, options: OnnxOptions) -> OnnxExecutor:
+        """An onnxruntime session."""
+        chosen = list(options.providers) if options.providers else _providers(options.device)
+        session_options = options.session_options
         if session_options is None:
             import onnxruntime as ort
 
@@ -89,9 +84,9 @@ class OnnxBackend(base.Backend):
             # Quiet the load-time warnings about the `max_layers` input having a default
             # and about the zero biases the lean graph does not read.
             session_options.log_severity_level = 3
-        if intra_op_num_threads is not None:
-            session_options.intra_op_num_threads = int(intra_op_num_threads)
-        executor = OnnxExecutor(module, str(dtype), chosen, session_options, int(opset))
+        if options.intra_op_num_threads is not None:
+            session_options.intra_op_num_threads = options.intra_op_num_threads
+        executor = OnnxExecutor(module, options.dtype, chosen, session_options, options.opset)
         executor.session = executor.open(residuals=False)
         return executor
 

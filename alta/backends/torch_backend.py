@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import numpy as np
@@ -70,14 +70,6 @@ from torch.nn import functional as F
 from alta.backends import base
 from alta.errors import BackendError
 from alta.ir import dense
-
-DTYPES: dict[str, torch.dtype] = {
-    "float32": torch.float32,
-    "float64": torch.float64,
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-}
-OPTIONS = ("compile", "cuda_graphs")
 
 #: A stacked head group's weights: wqkv [d, H*(2k+v)], bqkv [H*(2k+v)], wo [H*v, d].
 Group = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -375,30 +367,28 @@ def _outside_offsets(heads: Sequence[dense.Head], pos: torch.Tensor) -> torch.Te
 # ---------------------------------------------------------------------- the backend
 
 
+@attrs.frozen
+class TorchOptions(base.Options):
+    """dtype and device (any torch device name), and how to compile (module docstring)."""
+
+    dtype: Literal["float32", "float64", "float16", "bfloat16"] = base.dtype_option()
+    device: str | None = None
+    compile: bool | str = attrs.field(
+        default=False, metadata={"help": "torch.compile the layer body (or: a backend name)"}
+    )
+    cuda_graphs: bool = attrs.field(
+        default=False, metadata={"help": "replay the compiled layer body as CUDA graphs"}
+    )
+
+
 class TorchBackend(base.Backend):
     name = "torch"
+    Options = TorchOptions
 
-    def build(
-        self,
-        module: dense.Module,
-        *,
-        dtype: str = "float32",
-        device: str | None = None,
-        **options: Any,
-    ) -> TorchExecutor:
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise BackendError(
-                f"torch backend: unknown options {unknown}; known options: {list(OPTIONS)}"
-            )
-        torch_dtype = _dtype(dtype)
-        torch_device = _device(device)
-        compile_opt, cuda_graphs = options.get("compile", False), options.get("cuda_graphs", False)
-        if not isinstance(cuda_graphs, bool) or not isinstance(compile_opt, bool | str):
-            raise BackendError(
-                "torch backend: compile takes True/False or a torch.compile backend name, "
-                "cuda_graphs takes True/False"
-            )
+    def executor(self, module: dense.Module, options: TorchOptions) -> TorchExecutor:
+        torch_dtype = getattr(torch, options.dtype)
+        torch_device = _device(options.device)
+        compile_opt, cuda_graphs = options.compile, options.cuda_graphs
         if cuda_graphs and torch_device.type != "cuda":
             raise BackendError(
                 f"torch backend: cuda_graphs=True needs a CUDA device, not '{torch_device}'"
@@ -454,17 +444,6 @@ class TorchExecutor:
                 f"torch backend: {what} of model '{self.model.ir.name}' on {self.device} "
                 f"failed: {err}"
             ) from err
-
-
-def _dtype(dtype: Any) -> torch.dtype:
-    if isinstance(dtype, torch.dtype) and dtype in DTYPES.values():
-        return dtype
-    name = np.dtype(dtype).name if isinstance(dtype, type) else str(dtype)
-    if name not in DTYPES:
-        raise BackendError(
-            f"torch backend: unsupported dtype '{dtype}'; choose one of {list(DTYPES)}"
-        )
-    return DTYPES[name]
 
 
 def _device(device: str | None) -> torch.device:

@@ -6,12 +6,29 @@ sum of positions, sum of values), and each query reads the aggregates of its que
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 
 from alta.errors import UndefinedBehaviourError
 from alta.interp import state as st
 from alta.interp.state import Layout
 from alta.ir import symbolic
+
+#: Per query position: how many positions it selects, the last one's index, the sum of
+#: their values (numerical heads) and how many of those values are None.
+Selection = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+@attrs.frozen
+class _Reads:
+    """What one head reads: query, key and value arrays [B, N], and how to match them."""
+
+    q: np.ndarray
+    k: np.ndarray
+    v: np.ndarray
+    valid: np.ndarray
+    is_set: bool
+    numeric: bool
 
 
 def attend(
@@ -30,14 +47,16 @@ def attend(
     read the aggregates of the values in its query set.
     """
     variables = program.vars
-    q, k, v = state[head.query], state[head.key], state[head.value]
-    is_set = isinstance(variables[head.query], symbolic.SetVar)
+    q, v = state[head.query], state[head.value]
     numeric = isinstance(variables[head.output], symbolic.NumericalVar)
+    reads = _Reads(
+        q, state[head.key], v, valid, isinstance(variables[head.query], symbolic.SetVar), numeric
+    )
     if head.relative_position_mask:
-        count, pos, total, nones = _select_relative(head, q, k, v, valid, is_set, numeric)
+        count, pos, total, nones = _select_relative(head.relative_position_mask, reads)
     else:
         size = variables[head.key].range  # type: ignore[union-attr]
-        count, pos, total, nones = _select_by_key(q, k, v, valid, is_set, numeric, size)
+        count, pos, total, nones = _select_by_key(reads, size)
     if strict:
         _check_attention(program, head, q, count, nones, valid, layer, batch_index)
     if numeric:
@@ -57,21 +76,14 @@ def _match(q: np.ndarray, k: np.ndarray, is_set: bool) -> np.ndarray:
     return (q == k) & (k >= 0)
 
 
-def _select_relative(
-    head: symbolic.Head,
-    q: np.ndarray,
-    k: np.ndarray,
-    v: np.ndarray,
-    valid: np.ndarray,
-    is_set: bool,
-    numeric: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _select_relative(offsets: frozenset[int], reads: _Reads) -> Selection:
+    q, k, v, valid, is_set, numeric = attrs.astuple(reads, recurse=False)
     n = valid.shape[1]
     count = np.zeros(q.shape, dtype=np.int64)
     pos = np.zeros(q.shape, dtype=np.int64)
     total = np.zeros(q.shape) if numeric else count
     nones = np.zeros(q.shape, dtype=np.int64)
-    for offset in sorted(head.relative_position_mask):
+    for offset in sorted(offsets):
         j = np.arange(n) + offset
         inside = (j >= 0) & (j < n)
         jc = np.clip(j, 0, max(n - 1, 0))
@@ -85,15 +97,8 @@ def _select_relative(
     return count, pos, total, nones
 
 
-def _select_by_key(
-    q: np.ndarray,
-    k: np.ndarray,
-    v: np.ndarray,
-    valid: np.ndarray,
-    is_set: bool,
-    numeric: bool,
-    size: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _select_by_key(reads: _Reads, size: int) -> Selection:
+    q, k, v, valid, is_set, numeric = attrs.astuple(reads, recurse=False)
     b, n = q.shape
     keyed = valid & (k >= 0)
     slots = (np.arange(b)[:, None] * size + np.maximum(k, 0))[keyed]

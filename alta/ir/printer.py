@@ -104,15 +104,11 @@ def print_symbolic(program: symbolic.Program) -> str:
 
 def rule_text(index: int, rule: sparse.Rule) -> str:
     atoms = ", ".join(
-        f"{sym('%', a.var)} in {{{', '.join(fmt(v) for v in _sorted(a.values))}}}"
+        f"{sym('%', a.var)} in {{{', '.join(fmt(v) for v in sorted(a.values, key=symbolic.value_order))}}}"
         for a in rule.atoms
     )
     flag = " [none-dont-care]" if rule.dont_care_none else ""
     return f"rule #{index} : {atoms or 'true'} -> {sym('%', rule.var)} := {fmt(rule.new)}{flag}"
-
-
-def _sorted(values: frozenset[Any]) -> list[Any]:
-    return sorted(values, key=lambda v: (len(v), sorted(v)) if isinstance(v, frozenset) else v)
 
 
 def var_text(var: sparse.Variable) -> str:

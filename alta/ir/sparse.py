@@ -85,6 +85,13 @@ class Rule:
                 return a
         return None
 
+    def allows(self, var: str, candidates: frozenset[Value]) -> frozenset[Value]:
+        """Which of `candidates` the rule accepts for `var`: its atom's values, or all of
+        them when it tests no atom on `var`. With `var = self.var`, the old values it
+        may rewrite."""
+        own = self.atom(var)
+        return candidates if own is None else own.values & candidates
+
 
 @attrs.frozen
 class Halt:
@@ -105,8 +112,6 @@ class Module:
     position_range: int | None
     halt: Halt | None
     level: Level = Level.SPARSE
-    #: Notes from the lowering (e.g. dropped ill-typed rules); not part of the IR's meaning.
-    diagnostics: tuple[str, ...] = attrs.field(default=(), eq=False, repr=False)
     #: The lowering checked its exact rules for conflicts (later passes may merge or drop
     #: the evidence, e.g. a duplicate rule), so lower-sparse-to-dense need not check again.
     conflicts_checked: bool = attrs.field(default=False, eq=False, repr=False)

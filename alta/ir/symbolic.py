@@ -176,6 +176,16 @@ def bucket_index(values: tuple[float, ...], x: float) -> int:
     return len(values) - 1
 
 
+def value_order(value: Value) -> tuple[Any, ...]:
+    """The one order of values wherever they are listed (domains, printed atoms, MLP
+    units): None first, then numbers by size, then sets by size and then members."""
+    if value is None:
+        return (0,)
+    if isinstance(value, frozenset):
+        return (2, len(value), tuple(sorted(value)))
+    return (1, value)
+
+
 def normalise(var: Var, value: Value) -> Value:
     """Coerce bools to ints, ints to floats for numerical variables, iterables to frozensets."""
     if value is None:

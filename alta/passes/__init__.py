@@ -4,7 +4,8 @@
     pm = passes.PassManager.parse(passes.DEFAULT_PIPELINE, instrumentations=[passes.TimePasses()])
     module = pm.run(program)
 
-Write your own pass by subclassing `Pass` (see CONTRIBUTING.md, "Writing a pass").
+Write your own pass by subclassing `Pass` (see CONTRIBUTING.md, "Writing a pass"); it
+records its statistics in `passes.context.current()` (a `PassContext`) as it runs.
 """
 
 from __future__ import annotations
@@ -12,7 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from alta.passes.base import LEVELS, Pass, available, level_of, lookup, register
+from alta.passes.base import (
+    LEVELS,
+    Pass,
+    available,
+    level_of,
+    lookup,
+    register,
+    registered,
+    unregister,
+)
+from alta.passes.context import PassContext
 from alta.passes.fixpoint import Fixpoint
 from alta.passes.instrument import (
     Instrumentation,
@@ -30,6 +41,7 @@ __all__ = [
     "Fixpoint",
     "Instrumentation",
     "Pass",
+    "PassContext",
     "PassManager",
     "PassStatistics",
     "PrintIR",
@@ -41,7 +53,9 @@ __all__ = [
     "parse",
     "print_pipeline",
     "register",
+    "registered",
     "run_pipeline",
+    "unregister",
     "verify",
 ]
 

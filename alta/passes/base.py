@@ -3,43 +3,45 @@
 A pass is a frozen attrs class: its fields are its options, `name` is its kebab-case
 pipeline spelling, `input_level`/`output_level` the IR it takes and returns (or `level`
 for both), and `run(module)` returns the same object when nothing changed, so "did it
-change?" is `result is not module`.
+change?" is `result is not module`. While it runs, it records its statistics in
+`context.current()` (alta/passes/context.py).
 
-The registry maps names to lazy factories: built-ins by module path, third-party passes
-through the entry-point group `alta.passes` (name = pass name, value = "pkg.mod:Class").
-Nothing is imported until a pipeline names the pass or `--list-passes` asks for all.
+The registry is one lazy map, name -> "module:Class", fed three ways: the built-ins in
+`BUILTIN`, the entry-point group `alta.passes` (name = pass name, value = "pkg.mod:Class"),
+and `register(cls)` at run time. Nothing is imported until a pipeline names the pass or
+`--list-passes` asks for all.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
-import importlib.util
 import sys
 import typing
-from collections.abc import Callable
-from importlib.metadata import entry_points
+import warnings
+from collections.abc import Callable, Iterator
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar, TypeVar
 
 import attrs
 
 from alta.errors import PipelineError
 from alta.ir.types import Level
+from alta.passes import context
 
 LEVELS = tuple(Level)
 ENTRY_POINT_GROUP = "alta.passes"
 
-#: First-party passes: name -> module that defines (and `@register`s) it. A name whose
-#: module is not there yet is simply not offered.
+#: First-party passes, written as entry points are: name -> "module:Class". A class is
+#: imported when a pipeline first names it; its module does not register itself.
 BUILTIN: dict[str, str] = {
-    "canonicalize": "alta.passes.canonicalize",
-    "dce": "alta.passes.dce",
-    "lower-symbolic-to-sparse": "alta.passes.lower_symbolic_to_sparse",
-    "minimize-rules": "alta.passes.minimize_rules",
-    "prune-values": "alta.passes.prune_values",
-    "lower-sparse-to-dense": "alta.passes.lower_sparse_to_dense",
-    "prune-mlp-units": "alta.passes.prune_mlp_units",
+    "canonicalize": "alta.passes.canonicalize:CanonicalizePass",
+    "dce": "alta.passes.dce:DeadCodeEliminationPass",
+    "lower-symbolic-to-sparse": "alta.passes.lower_symbolic_to_sparse:LowerSymbolicToSparsePass",
+    "minimize-rules": "alta.passes.minimize_rules:MinimizeRulesPass",
+    "prune-values": "alta.passes.prune_values:PruneValuesPass",
+    "lower-sparse-to-dense": "alta.passes.lower_sparse_to_dense:LowerSparseToDensePass",
+    "prune-mlp-units": "alta.passes.prune_mlp_units:PruneMlpUnitsPass",
 }
 
 #: Names the pipeline syntax keeps for itself (`fixpoint(...)`, alta/passes/fixpoint.py).
@@ -68,8 +70,17 @@ class Pass:
         raise NotImplementedError(f"pass '{self.name}' does not implement run()")
 
     def statistics(self, before: Any, after: Any) -> list[str]:
-        """Lines such as 'rules 4428 -> 57' that `--pass-statistics` prints."""
-        return generic_statistics(before, after)
+        """The `--pass-statistics` lines of this pass taking `before` to `after`.
+
+        A pass records them while it runs, where the pass manager collects them (and
+        never calls this); this is for a caller outside a pipeline, so it runs the pass
+        on `before` again in a fresh context. A pass that records nothing gets the
+        generic size comparison. A pass may still override it (the older way): its
+        lines are printed after the ones it recorded."""
+        with warnings.catch_warnings(), context.PassContext(self.name).active() as ctx:
+            warnings.simplefilter("ignore")  # the real run warned already
+            self.run(before)
+        return ctx.lines or generic_statistics(before, after)
 
     def spec(self) -> str:
         """This pass as pipeline text: its name, then the options that differ from defaults."""
@@ -247,14 +258,60 @@ def generic_statistics(before: Any, after: Any) -> list[str]:
 
 P = TypeVar("P", bound=type[Pass])
 
-_CLASSES: dict[str, type[Pass]] = {}
-#: name -> (module the class must come from, loader); consulted when a name is not loaded.
-_LAZY: dict[str, tuple[str, Callable[[], type[Pass]]]] = {}
-_plugins_loaded = False
+
+@attrs.frozen
+class _Entry:
+    """One registered name: the "module:Class" that defines it, who offered it, and the
+    class once it is loaded (a class handed to `register` is loaded from the start)."""
+
+    target: str
+    origin: str
+    builtin: bool = False
+    cls: type[Pass] | None = None
 
 
-def register(cls: P) -> P:
-    """Class decorator: make a pass available by its `name` in pipeline strings."""
+def _builtin_entries() -> dict[str, _Entry]:
+    return {
+        name: _Entry(target, f"built-in '{name} = {target}'", builtin=True)
+        for name, target in BUILTIN.items()
+    }
+
+
+_REGISTRY = _builtin_entries()
+_entry_points_read = False
+
+
+def _entries() -> dict[str, _Entry]:
+    """The registry, with the `alta.passes` entry points added on first use (listed, not
+    imported). A clash leaves them unread, so every later use reports it again."""
+    global _entry_points_read
+    if _entry_points_read:
+        return _REGISTRY
+    found: dict[str, _Entry] = {}
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        origin = f"entry point '{ep.name} = {ep.value}' ({ENTRY_POINT_GROUP})"
+        old = _REGISTRY.get(ep.name) or found.get(ep.name)
+        if old is not None and old.target == ep.value:
+            continue  # its module was imported, and registered the class, before
+        if ep.name in RESERVED:
+            raise PipelineError(f"{origin}: '{ep.name}' is pipeline syntax, not a pass name")
+        if old is not None:
+            raise PipelineError(f"{origin} reuses the name of an existing pass ({old.origin})")
+        found[ep.name] = _Entry(ep.value, origin)
+    _REGISTRY.update(found)
+    _entry_points_read = True
+    return _REGISTRY
+
+
+def _target(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _qualname(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _check_class(cls: Any) -> None:
     if not isinstance(cls, type) or not issubclass(cls, Pass):
         raise TypeError("@register decorates a subclass of alta.passes.Pass")
     if not cls.name:
@@ -269,93 +326,90 @@ def register(cls: P) -> P:
             f"'{cls.name}' is pipeline syntax, not a pass name; {_qualname(cls)} must choose "
             "another name"
         )
-    home = BUILTIN.get(cls.name)
-    if home is not None and home != cls.__module__:
-        raise PipelineError(
-            f"pass name '{cls.name}' is reserved for the built-in pass in {home}; "
-            f"{_qualname(cls)} must choose another name"
+
+
+def register(cls: P) -> P:
+    """Make pass class `cls` usable by its `name` in pipeline text (also a decorator).
+
+    Registering the class a name already holds is harmless; any other class under a
+    taken name is an error naming both."""
+    _check_class(cls)
+    target = _target(cls)
+    entry = _entries().get(cls.name)
+    if entry is None:
+        entry = _Entry(target, _qualname(cls))
+    elif entry.target != target:
+        taken = (
+            f"is reserved for the built-in pass {entry.target}"
+            if entry.builtin
+            else f"is already registered by {entry.origin}"
         )
-    old = _CLASSES.get(cls.name)
-    if old is not None and _qualname(old) != _qualname(cls):
         raise PipelineError(
-            f"pass name '{cls.name}' is already registered by {_qualname(old)}; "
-            f"{_qualname(cls)} must choose another name"
+            f"pass name '{cls.name}' {taken}; {_qualname(cls)} must choose another name"
         )
-    lazy = _LAZY.get(cls.name)
-    if old is None and lazy is not None and lazy[0] != cls.__module__:
-        raise PipelineError(
-            f"pass name '{cls.name}' belongs to {lazy[0]}; {_qualname(cls)} must choose "
-            "another name"
-        )
-    _CLASSES[cls.name] = cls
+    _REGISTRY[cls.name] = attrs.evolve(entry, cls=cls)
     return cls
 
 
-def register_lazy(name: str, module: str, loader: Callable[[], type[Pass]] | None = None) -> None:
-    """Offer pass `name` without importing `module` until the pass is used."""
-    _LAZY.setdefault(name, (module, loader or (lambda: _import_pass(name, module))))
+def unregister(name: str) -> None:
+    """Forget pass `name`, one that `register` or an entry point added; built-ins stay."""
+    entry = _entries().get(name)
+    if entry is None:
+        raise PipelineError(f"no pass named '{name}' is registered")
+    if entry.builtin:
+        raise PipelineError(f"'{name}' is a built-in pass ({entry.target}); it stays registered")
+    del _REGISTRY[name]
 
 
-def _qualname(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def _import_pass(name: str, module_name: str) -> type[Pass]:
-    module = importlib.import_module(module_name)
-    if name in _CLASSES:
-        return _CLASSES[name]
-    for value in vars(module).values():
-        if isinstance(value, type) and issubclass(value, Pass) and value.name == name:
-            return value
-    raise PipelineError(f"module {module_name} defines no pass named '{name}'")
-
-
-def _load_plugins() -> None:
-    """Register built-ins and the `alta.passes` entry points, lazily and once."""
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
-    for name, module in BUILTIN.items():
-        if name in _CLASSES or importlib.util.find_spec(module) is not None:
-            register_lazy(name, module)
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        if ep.name in _LAZY or ep.name in _CLASSES:
-            raise PipelineError(
-                f"entry point '{ep.name} = {ep.value}' ({ENTRY_POINT_GROUP}) reuses the name "
-                "of an existing pass"
-            )
-        register_lazy(ep.name, ep.module, functools.partial(_load_entry_point, ep))
-
-
-def _load_entry_point(ep: Any) -> type[Pass]:
-    cls = ep.load()
-    if not (isinstance(cls, type) and issubclass(cls, Pass)) or cls.name != ep.name:
-        raise PipelineError(
-            f"entry point '{ep.name} = {ep.value}' must name a Pass subclass whose name is "
-            f"'{ep.name}'"
-        )
-    return register(cls) if ep.name not in _CLASSES else _CLASSES[ep.name]
+@contextlib.contextmanager
+def registered(*classes: type[Pass]) -> Iterator[None]:
+    """Register `classes` for the `with` block only (a pytest fixture's way): afterwards
+    the names they added are gone, and a name that already held its class stays."""
+    added: list[str] = []
+    try:
+        for cls in classes:
+            new = getattr(cls, "name", None) not in _entries()
+            register(cls)
+            if new:
+                added.append(cls.name)
+        yield
+    finally:
+        for name in added:
+            _REGISTRY.pop(name, None)
 
 
 def available() -> list[str]:
     """Every pass name a pipeline can use (nothing is imported), sorted."""
-    _load_plugins()
-    return sorted(set(_CLASSES) | set(_LAZY))
+    return sorted(_entries())
 
 
 def lookup(name: str) -> type[Pass] | None:
     """The pass class registered as `name`, importing it on first use; None if unknown."""
-    _load_plugins()
-    if name in _CLASSES:
-        return _CLASSES[name]
-    if name not in _LAZY:
+    entry = _entries().get(name)
+    if entry is None:
         return None
-    cls = _LAZY[name][1]()
-    _CLASSES.setdefault(name, cls)
-    return _CLASSES[name]
+    if entry.cls is None:
+        entry = _REGISTRY[name] = attrs.evolve(entry, cls=_load(name, entry))
+    return entry.cls
 
 
-def registry() -> dict[str, Callable[[], type[Pass]]]:
+def _load(name: str, entry: _Entry) -> type[Pass]:
+    """Import `entry.target` exactly as an entry point is loaded, and check what it is."""
+    try:
+        cls = EntryPoint(name, entry.target, ENTRY_POINT_GROUP).load()
+    except Exception as exc:
+        raise PipelineError(f"cannot load pass '{name}' from {entry.origin}: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, Pass)) or cls.name != name:
+        raise PipelineError(
+            f"{entry.origin} must name a Pass subclass whose name is '{name}', got {cls!r}"
+        )
+    try:
+        _check_class(cls)
+    except TypeError as exc:
+        raise PipelineError(f"{entry.origin}: {exc}") from None
+    return cls
+
+
+def registry() -> dict[str, Callable[[], type[Pass] | None]]:
     """Name -> zero-argument factory returning the pass class (imports on call)."""
-    return {name: (lambda name=name: lookup(name)) for name in available()}  # type: ignore[misc]
+    return {name: functools.partial(lookup, name) for name in available()}

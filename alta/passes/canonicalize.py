@@ -11,7 +11,6 @@ from alta.ir.types import Level
 from alta.passes import base
 
 
-@base.register
 @attrs.frozen
 class CanonicalizePass(base.Pass):
     """Sort atoms by variable, drop duplicate rules, order rules by written variable."""

@@ -8,10 +8,9 @@ import attrs
 
 from alta.ir import sparse
 from alta.ir.types import Level
-from alta.passes import base
+from alta.passes import base, context
 
 
-@base.register
 @attrs.frozen
 class DeadCodeEliminationPass(base.Pass):
     """Remove what cannot influence the output or the halting test."""
@@ -20,14 +19,12 @@ class DeadCodeEliminationPass(base.Pass):
     level: ClassVar[Level] = Level.SPARSE
 
     def run(self, module: sparse.Module) -> sparse.Module:
-        return eliminate_dead(module)
-
-    def statistics(self, before: sparse.Module, after: sparse.Module) -> list[str]:
-        return [
-            f"variables {len(before.variables)} -> {len(after.variables)}",
-            f"heads {len(before.heads)} -> {len(after.heads)}",
-            f"rules {len(before.rules)} -> {len(after.rules)}",
-        ]
+        result = eliminate_dead(module)
+        ctx = context.current()
+        ctx.record("variables", len(module.variables), len(result.variables))
+        ctx.record("heads", len(module.heads), len(result.heads))
+        ctx.record("rules", len(module.rules), len(result.rules))
+        return result
 
 
 def live_variables(module: sparse.Module) -> set[str]:

@@ -1,7 +1,8 @@
 """Instrumentation: hooks the pass manager calls around every pass (MLIR's hook names).
 
 Built-ins map 1:1 onto CLI flags: `PrintIR` (--print-ir-before/after[-all], --print-ir-
-after-change), `TimePasses` (--time-passes), `PassStatistics` (--pass-statistics).
+after-change), `TimePasses` (--time-passes), `PassStatistics` (--pass-statistics: what
+each pass recorded in its `PassContext`, alta/passes/context.py).
 Everything is written to `stream`, by default stderr at the time of writing, so the
 final IR on stdout stays separate from the dumps.
 
@@ -16,7 +17,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from alta.passes import base
+from alta.passes import base, context
 
 if TYPE_CHECKING:
     from alta.passes.manager import PassManager
@@ -34,7 +35,8 @@ class Instrumentation:
         """Just before `pass_` runs on `module`."""
 
     def after_pass(self, pass_: base.Pass, before: Any, after: Any) -> None:
-        """After `pass_` returned `after` (`after is before` when nothing changed)."""
+        """After `pass_` returned `after` (`after is before` when nothing changed);
+        `context.current()` is still the pass's context, with what it recorded."""
 
     def after_pass_failed(self, pass_: base.Pass, module: Any, error: BaseException) -> None:
         """After `pass_` raised, or its result failed verification."""
@@ -158,9 +160,9 @@ class TimePasses(Instrumentation):
 
 
 class PassStatistics(Instrumentation):
-    """Each pass's `statistics(before, after)` lines ("minimize-rules: rules 4428 -> 57").
+    """The lines each pass recorded in its `PassContext` ("minimize-rules: rules 4428 -> 57").
 
-    A pass that reports nothing gets the generic rules / variables / d_model comparison.
+    A pass that records nothing gets the generic rules / variables / d_model comparison.
     """
 
     def __init__(self, stream: TextIO | None = None) -> None:
@@ -171,11 +173,19 @@ class PassStatistics(Instrumentation):
         self.lines = []
 
     def after_pass(self, pass_: base.Pass, before: Any, after: Any) -> None:
-        stats = pass_.statistics(before, after) or base.generic_statistics(before, after)
+        recorded = [*context.current().lines, *_overridden(pass_, before, after)]
+        stats = recorded or base.generic_statistics(before, after)
         self.lines += [f"{pass_.name}: {line}" for line in stats]
 
     def run_end(self, manager: PassManager, module: Any) -> None:
         self.write("\n".join(["===- pass statistics -===", *self.lines]))
+
+
+def _overridden(pass_: base.Pass, before: Any, after: Any) -> list[str]:
+    """The lines of a pass that still computes them in `statistics` (the older way)."""
+    if type(pass_).statistics is base.Pass.statistics:
+        return []
+    return pass_.statistics(before, after)
 
 
 def from_flags(

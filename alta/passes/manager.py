@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from alta.errors import PassError, PipelineError, VerifyError
-from alta.passes import base, fixpoint, pipeline
+from alta.passes import base, context, fixpoint, pipeline
 from alta.passes.instrument import Instrumentation, as_list
 
 log = logging.getLogger("alta.passes")
@@ -125,6 +125,13 @@ class PassManager:
         """Run `p` (every pass of a fixpoint, round by round) and add what ran to `done`."""
         if isinstance(p, fixpoint.Fixpoint):
             return p.iterate(module, lambda q, m: self._run_one(q, m, done))
+        # The pass records its statistics here; instruments read them in after_pass.
+        with context.PassContext(p.name).active():
+            result = self._run_in_context(p, module, done)
+        done.append(p.name)
+        return result
+
+    def _run_in_context(self, p: base.Pass, module: Any, done: list[str]) -> Any:
         for inst in self.instrumentations:
             inst.before_pass(p, module)
         log.debug("running pass %s", p.spec())
@@ -141,7 +148,6 @@ class PassManager:
             for inst in self.instrumentations:
                 inst.after_pass_failed(p, module if result is None else result, exc)
             raise PassError(f"pass '{p.name}' failed after [{', '.join(done)}]: {exc}") from exc
-        done.append(p.name)
         return result
 
     @staticmethod

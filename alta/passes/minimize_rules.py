@@ -20,12 +20,11 @@ from typing import Any, ClassVar
 import attrs
 
 from alta.interp import sparse as interp_sparse
-from alta.ir import analysis, sparse
+from alta.ir import analysis, sparse, symbolic
 from alta.ir.types import Level
-from alta.passes import base
+from alta.passes import base, context
 
 
-@base.register
 @attrs.frozen
 class MinimizeRulesPass(base.Pass):
     """Merge and drop rules without changing what any reachable state computes."""
@@ -49,10 +48,16 @@ class MinimizeRulesPass(base.Pass):
         rules = module.rules
         samples = self._samples()
         if samples is not None:
-            rules = tuple(
-                r for i, r in enumerate(rules) if i in fired_rules(module, samples, self.max_layers)
-            )
+            fired = fired_rules(module, samples, self.max_layers)
+            rules = tuple(r for i, r in enumerate(rules) if i in fired)
         rules = minimize(attrs.evolve(module, rules=rules) if rules is not module.rules else module)
+        ctx = context.current()
+        ctx.record("rules", len(module.rules), len(rules))
+        if samples is not None:
+            ctx.note(
+                f"dataset coverage: {len(fired)} of {len(module.rules)} rules fired on "
+                f"{len(samples)} inputs"
+            )
         if rules == module.rules:
             return module
         return attrs.evolve(module, rules=rules)
@@ -64,17 +69,6 @@ class MinimizeRulesPass(base.Pass):
             with open(self.dataset) as f:
                 return [list(s) for s in json.load(f)]
         return None
-
-    def statistics(self, before: sparse.Module, after: sparse.Module) -> list[str]:
-        lines = [f"rules {len(before.rules)} -> {len(after.rules)}"]
-        samples = self._samples()
-        if samples is not None:
-            fired = fired_rules(before, samples, self.max_layers)
-            lines.append(
-                f"dataset coverage: {len(fired)} of {len(before.rules)} rules fired on "
-                f"{len(samples)} inputs"
-            )
-        return lines
 
 
 def fired_rules(
@@ -98,9 +92,7 @@ def minimize(module: sparse.Module) -> tuple[sparse.Rule, ...]:
 def _useful(rule: sparse.Rule, reach: analysis.Reachable) -> bool:
     if not analysis.can_fire(rule, reach):
         return False
-    own = rule.atom(rule.var)
-    olds = reach[rule.var] if own is None else own.values & reach[rule.var]
-    return bool(olds - {rule.new})
+    return bool(rule.allows(rule.var, reach[rule.var]) - {rule.new})
 
 
 def _merge(rules: tuple[sparse.Rule, ...]) -> tuple[sparse.Rule, ...]:
@@ -111,7 +103,12 @@ def _merge(rules: tuple[sparse.Rule, ...]) -> tuple[sparse.Rule, ...]:
         groups: dict[Any, list[int]] = defaultdict(list)
         for i, rule in enumerate(rules):
             groups[
-                (rule.var, _key(rule.new), rule.dont_care_none, tuple(a.var for a in rule.atoms))
+                (
+                    rule.var,
+                    symbolic.value_order(rule.new),
+                    rule.dont_care_none,
+                    tuple(a.var for a in rule.atoms),
+                )
             ].append(i)
         out: list[sparse.Rule] = []
         for members in groups.values():
@@ -152,7 +149,3 @@ def _drop_full_atoms(
             keep.append(atom)
         out.append(rule if len(keep) == len(rule.atoms) else attrs.evolve(rule, atoms=tuple(keep)))
     return tuple(out)
-
-
-def _key(value: Any) -> Any:
-    return (type(value).__name__, tuple(sorted(value)) if isinstance(value, frozenset) else value)

@@ -1,9 +1,12 @@
-"""Option types of passes: which attrs field types pipeline text can write, and how text
-becomes a value of one.
+"""Option types of passes and backends: which attrs field types text (a pipeline, the
+command line) can write, how text becomes a value of one, and whether a Python value is one.
 
 Text can write bool, int, float, str, paths, None (spelled `none`), `Literal[...]`, unions
 of those, and sequences of them (items separated by spaces; a sequence of sequences
 separates its groups with ';'). Any other type can only be set from Python.
+
+Options are the fields of any frozen attrs class (`fields`): a pass, or the options class
+of a backend (`alta.backends.base`), so both are read and checked by this one module.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Any
 
 import attrs
 
-from alta.errors import PipelineError
+from alta.errors import AltaError, PipelineError
+from alta.passes import base
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -59,10 +63,21 @@ class _SequenceType:
         return any(_sequence(alt) is not None for item in self.items for alt in _alternatives(item))
 
 
+def fields(cls: type) -> list[base.Option]:
+    """The options of any attrs class (`base.options` is written for passes, but reads
+    nothing of a pass but its attrs fields)."""
+    return base.options(cls)  # type: ignore[arg-type]
+
+
 def convert(
-    text: str, typ: Any, where: str, quoted: bool = False, setter: str | None = None
+    text: str,
+    typ: Any,
+    where: str,
+    quoted: bool = False,
+    setter: str | None = None,
+    error: type[AltaError] = PipelineError,
 ) -> Any:
-    """Convert option text to the field type `typ`; raise PipelineError naming `where`.
+    """Convert option text to the field type `typ`; raise `error` naming `where`.
 
     A quoted value is never `none`, and is the string itself when `typ` accepts a str.
     `setter` spells how to set the option from Python, for types text cannot write.
@@ -74,8 +89,9 @@ def convert(
     writable = [a for a in alternatives if _writable(a, 0)]
     from_python = f": {setter}" if setter else ""
     if not writable:
-        raise PipelineError(
-            f"{where} has type {_annotation(typ)}, which pipeline text cannot express; "
+        medium = "pipeline text" if error is PipelineError else "text"
+        raise error(
+            f"{where} has type {_annotation(typ)}, which {medium} cannot express; "
             f"it can only be set from Python{from_python}"
         )
     expected = " or ".join(
@@ -86,7 +102,7 @@ def convert(
         expected += (
             f" (a {' or '.join(_annotation(a) for a in rest)} only from Python{from_python})"
         )
-    raise PipelineError(f"{where}: expected {expected}, got '{text}'")
+    raise error(f"{where}: expected {expected}, got '{text}'")
 
 
 def _convert(text: str, typ: Any, quoted: bool, depth: int) -> tuple[bool, Any]:
@@ -183,6 +199,56 @@ def _convert_sequence(text: str, seq: _SequenceType, depth: int) -> tuple[bool, 
             return False, None
         values.append(value)
     return True, seq.make(values)
+
+
+def conforms(value: Any, typ: Any) -> bool:
+    """Whether a value set from Python is of the option type `typ`: what `convert` would
+    give for its text, or (for a type text cannot write) an instance of it. `Any`, an
+    unresolved annotation and typing forms other than these accept every value."""
+    return any(_conforms_one(value, alt) for alt in _alternatives(typ))
+
+
+def describe(typ: Any) -> str:
+    """`typ` as an error about a value set from Python spells what it must be."""
+    parts = []
+    for alt in _alternatives(typ):
+        if typing.get_origin(alt) is typing.Literal:
+            parts.append("one of " + ", ".join(repr(a) for a in typing.get_args(alt)))
+        else:
+            parts.append(_annotation(alt))
+    return " or ".join(parts)
+
+
+def _conforms_one(value: Any, alt: Any) -> bool:
+    if alt is Any:
+        return True
+    if alt is _NONE_TYPE:
+        return value is None
+    if alt is bool:
+        return isinstance(value, bool)
+    if alt in (int, float):  # an int is a float too (PEP 484), a bool is neither
+        number = int if alt is int else int | float
+        return isinstance(value, number) and not isinstance(value, bool)
+    origin = typing.get_origin(alt)
+    if origin is typing.Literal:
+        return any(type(value) is type(c) and value == c for c in typing.get_args(alt))
+    if origin in (typing.Union, types.UnionType):
+        return conforms(value, alt)
+    seq = _sequence(alt)
+    if seq is not None:
+        return _conforms_sequence(value, origin, seq)
+    if isinstance(alt, type) and origin is None:
+        return isinstance(value, alt)
+    return True
+
+
+def _conforms_sequence(value: Any, origin: Any, seq: _SequenceType) -> bool:
+    if not isinstance(value, origin) or isinstance(value, str | bytes):
+        return False
+    items = list(value)
+    if seq.fixed and len(items) != len(seq.items):
+        return False
+    return all(conforms(v, t) for v, t in zip(items, seq.item_types(), strict=False))
 
 
 def _format_scalar(value: Any) -> str:

@@ -14,10 +14,9 @@ import numpy as np
 
 from alta.ir import dense, sparse
 from alta.ir.types import Level
-from alta.passes import base
+from alta.passes import base, context
 
 
-@base.register
 @attrs.frozen
 class PruneMlpUnitsPass(base.Pass):
     """Drop dead MLP units and fuse a copying expansion layer (IR3)."""
@@ -26,10 +25,9 @@ class PruneMlpUnitsPass(base.Pass):
     level: ClassVar[Level] = Level.DENSE
 
     def run(self, module: dense.Module) -> dense.Module:
-        return prune_dense(module)
-
-    def statistics(self, before: dense.Module, after: dense.Module) -> list[str]:
-        return [f"mlp widths {list(before.mlp_widths)} -> {list(after.mlp_widths)}"]
+        result = prune_dense(module)
+        context.current().record("mlp widths", list(module.mlp_widths), list(result.mlp_widths))
+        return result
 
 
 def prune_dense(module: dense.Module) -> dense.Module:

@@ -16,10 +16,9 @@ import attrs
 
 from alta.ir import analysis, sparse
 from alta.ir.types import Level
-from alta.passes import base
+from alta.passes import base, context
 
 
-@base.register
 @attrs.frozen
 class PruneValuesPass(base.Pass):
     """Drop unreachable domain values and fold variables that are constant (IR2)."""
@@ -28,15 +27,15 @@ class PruneValuesPass(base.Pass):
     level: ClassVar[Level] = Level.SPARSE
 
     def run(self, module: sparse.Module) -> sparse.Module:
-        return prune_sparse(module)
+        result = prune_sparse(module)
+        ctx = context.current()
+        ctx.record("domain values", _domain_size(module), _domain_size(result))
+        ctx.record("rules", len(module.rules), len(result.rules))
+        return result
 
-    def statistics(self, before: sparse.Module, after: sparse.Module) -> list[str]:
-        size = sum(len(v.values) for v in before.variables.values())
-        new_size = sum(len(v.values) for v in after.variables.values())
-        return [
-            f"domain values {size} -> {new_size}",
-            f"rules {len(before.rules)} -> {len(after.rules)}",
-        ]
+
+def _domain_size(module: sparse.Module) -> int:
+    return sum(len(v.values) for v in module.variables.values())
 
 
 def prune_sparse(module: sparse.Module) -> sparse.Module:

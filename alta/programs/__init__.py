@@ -16,8 +16,10 @@ Modules without `CASES` (helpers such as `subleq_machine.py`, or `case.py`) cont
 none.
 
 Adding a program: write one module in `alta/programs/` holding the program and, at its
-end, `CASES = [ProgramCase(name=..., ...)]`. No other file needs to change; a name that
-is already registered is an error at import.
+end, its task and cases: `TASK = Task(generate=..., reference=..., decode=...,
+edge_inputs=...)` and `CASES = [TASK.case(name, build, ...)]` (`TASK.twins` for a
+`TwinMLP` program and its `*_rules` twin; see `case.py`). No other file needs to
+change; a name that is already registered is an error at import.
 """
 
 from __future__ import annotations

@@ -30,14 +30,13 @@ about 300 rules too (lazy reads and hoisting; 231 after the default pipeline).
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
 
 from alta import lang as pb
 from alta.ir import symbolic
-from alta.programs.case import ProgramCase
+from alta.programs import case
 
 START, PLUS, END = 10, 11, 12
 INIT, ITERATE, DONE = 0, 1, 2
@@ -212,45 +211,20 @@ def _write_out(mlp: pb.MLPBuilder, digit: Any) -> None:
             mlp.set("value_out", digit(carry))
 
 
+#: The MLP, written twice (see `alta.programs.case.TwinMLP`).
+MLP = case.TwinMLP("addition", _ffn, _rules)
+
+
 def build(*, rules: bool = False) -> symbolic.Program:
     """The addition program; `rules=True` gives the MLPBuilder version."""
-    variables, heads = _parts()
     halt = pb.halt_spec("step", DONE)
-    if rules:
-        return pb.program_spec_from_rules(
-            variables,
-            heads,
-            _rules(variables, heads),
-            output_name="value_out",
-            input_range=13,
-            halt=halt,
-            name="addition_rules",
-        )
-    return pb.program_spec(
-        variables,
-        heads,
-        _ffn,
-        output_name="value_out",
-        input_range=13,
-        halt=halt,
-        name="addition",
-    )
+    return MLP.program(_parts(), rules, output_name="value_out", input_range=13, halt=halt)
 
 
-def _case(rules: bool) -> ProgramCase:
-    suffix = "_rules" if rules else ""
-    return ProgramCase(
-        name="addition" + suffix,
-        build=functools.partial(build, rules=rules),
-        generate=generate,
-        reference=reference,
-        decode=decode,
-        max_layers=None,
-        edge_inputs=edge_inputs(),
-        layers=layers,
-        description="s a + b e; pointers and carry; n+2 layers; halts",
-    )
-
+#: The task (see `alta.programs.case.Task`).
+TASK = case.Task(generate=generate, reference=reference, decode=decode, edge_inputs=edge_inputs())
 
 #: The library cases this module registers (collected by `alta.programs`).
-CASES = [_case(rules=False), _case(rules=True)]
+CASES = TASK.twins(
+    "addition", build, layers=layers, description="s a + b e; pointers and carry; n+2 layers; halts"
+)

@@ -13,7 +13,6 @@ left neighbour exists, so the read is always defined.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +20,7 @@ import numpy as np
 
 from alta import lang as pb
 from alta.ir import symbolic
-from alta.programs.case import ProgramCase
+from alta.programs import case
 
 #: Default maximum input length of the absolute-position variant (its position_range).
 MAX_LENGTH = 50
@@ -103,27 +102,13 @@ def _build(
     input_range: int,
     position_range: int | None,
 ) -> symbolic.Program:
-    halt = pb.halt_spec("done", 1)
-    if rules:
-        return pb.program_spec_from_rules(
-            variables,
-            heads,
-            propagate_rules(variables, heads),
-            output_name="parity",
-            input_range=input_range,
-            position_range=position_range,
-            halt=halt,
-            name=name + "_rules",
-        )
-    return pb.program_spec(
-        variables,
-        heads,
-        propagate,
+    return case.TwinMLP(name, propagate, propagate_rules).program(
+        (variables, heads),
+        rules,
         output_name="parity",
         input_range=input_range,
         position_range=position_range,
-        halt=halt,
-        name=name,
+        halt=pb.halt_spec("done", 1),
     )
 
 
@@ -147,8 +132,9 @@ def build_sequential_absolute(
     return _build("parity_sequential_absolute", variables, heads, rules, 2, max_length)
 
 
-def build_sequential_relative(*, rules: bool = False) -> symbolic.Program:
-    """START then bits (input_range 3), no position embeddings; N layers for N bits."""
+def relative_parts() -> tuple[dict[str, symbolic.Var], dict[str, pb.AttentionHead]]:
+    """The relative variant's variables `parity`, `done` and heads `parity_left`,
+    `done_left` (for tests that write their own MLP over them)."""
     variables: dict[str, symbolic.Var] = {
         "parity": pb.input_var(2, init_fn=lambda t: 0 if t == START else t),
         "done": pb.input_var(2, init_fn=lambda t: t == START),
@@ -157,6 +143,12 @@ def build_sequential_relative(*, rules: bool = False) -> symbolic.Program:
         "parity_left": pb.v_relative("parity", -1),
         "done_left": pb.v_relative("done", -1),
     }
+    return variables, heads
+
+
+def build_sequential_relative(*, rules: bool = False) -> symbolic.Program:
+    """START then bits (input_range 3), no position embeddings; N layers for N bits."""
+    variables, heads = relative_parts()
     return _build("parity_sequential_relative", variables, heads, rules, 3, None)
 
 
@@ -164,33 +156,29 @@ def build_sequential_relative(*, rules: bool = False) -> symbolic.Program:
 EDGE_BITS = [[], [0], [1], [1, 0, 1], [1, 0, 1, 1], [1] * MAX_LENGTH]
 
 
-def _cases(rules: bool) -> list[ProgramCase]:
-    suffix = "_rules" if rules else ""
-    return [
-        ProgramCase(
-            name="parity_sequential_absolute" + suffix,
-            build=functools.partial(build_sequential_absolute, rules=rules),
-            generate=generate_absolute,
-            reference=parity_of,
-            decode=decode_last,
-            max_layers=None,
-            edge_inputs=EDGE_BITS,
-            layers=layers_absolute,
-            description="bits; absolute positions (L=50); N-1 layers; halts",
-        ),
-        ProgramCase(
-            name="parity_sequential_relative" + suffix,
-            build=functools.partial(build_sequential_relative, rules=rules),
-            generate=generate_relative,
-            reference=lambda tokens: parity_of(tokens[1:]),
-            decode=decode_last,
-            max_layers=None,
-            edge_inputs=[[START, *bits] for bits in EDGE_BITS],
-            layers=layers_relative,
-            description="START then bits; relative heads; N layers; halts",
-        ),
-    ]
-
+#: The tasks of the two variants (see `alta.programs.case.Task`).
+ABSOLUTE_TASK = case.Task(
+    generate=generate_absolute, reference=parity_of, decode=decode_last, edge_inputs=EDGE_BITS
+)
+RELATIVE_TASK = case.Task(
+    generate=generate_relative,
+    reference=lambda tokens: parity_of(tokens[1:]),
+    decode=decode_last,
+    edge_inputs=[[START, *bits] for bits in EDGE_BITS],
+)
 
 #: The library cases this module registers (collected by `alta.programs`).
-CASES = _cases(rules=False) + _cases(rules=True)
+CASES = [
+    *ABSOLUTE_TASK.twins(
+        "parity_sequential_absolute",
+        build_sequential_absolute,
+        layers=layers_absolute,
+        description="bits; absolute positions (L=50); N-1 layers; halts",
+    ),
+    *RELATIVE_TASK.twins(
+        "parity_sequential_relative",
+        build_sequential_relative,
+        layers=layers_relative,
+        description="START then bits; relative heads; N layers; halts",
+    ),
+]

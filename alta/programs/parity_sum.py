@@ -14,14 +14,13 @@ learn than the numerical x -> parity one).
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
 
 from alta import lang as pb
 from alta.ir import symbolic
-from alta.programs.case import ProgramCase
+from alta.programs import case
 from alta.programs.parity import EDGE_BITS, decode_last, parity_of, random_bits
 
 #: Default maximum input length, EOS included.
@@ -75,29 +74,19 @@ def _parity_from_x(z: Any) -> None:
     z["parity"] = count_of(z["x"]) % 2
 
 
-def build_sum_mod_2(max_length: int = MAX_LENGTH, *, rules: bool = False) -> symbolic.Program:
-    """One layer; it has no halt spec (run it with max_layers=1; later layers are no-ops)."""
-    variables, heads = _parts(max_length)
-    if not rules:
-        return pb.program_spec(
-            variables,
-            heads,
-            _parity_from_x,
-            output_name="parity",
-            input_range=3,
-            name="parity_sum_mod_2",
-        )
+def _parity_from_x_rules(
+    variables: dict[str, symbolic.Var], heads: dict[str, pb.AttentionHead]
+) -> list[symbolic.Rule]:
     mlp = pb.MLPBuilder(variables, heads)
     for x in mlp.get("x"):
         mlp.set("parity", count_of(x) % 2)
-    return pb.program_spec_from_rules(
-        variables,
-        heads,
-        mlp.rules,
-        output_name="parity",
-        input_range=3,
-        name="parity_sum_mod_2_rules",
-    )
+    return mlp.rules
+
+
+def build_sum_mod_2(max_length: int = MAX_LENGTH, *, rules: bool = False) -> symbolic.Program:
+    """One layer; it has no halt spec (run it with max_layers=1; later layers are no-ops)."""
+    mlp = case.TwinMLP("parity_sum_mod_2", _parity_from_x, _parity_from_x_rules)
+    return mlp.program(_parts(max_length), rules, output_name="parity", input_range=3)
 
 
 def _two_stage(z: Any) -> None:
@@ -127,36 +116,27 @@ def build_intermediate(max_length: int = MAX_LENGTH) -> symbolic.Program:
     )
 
 
-_EDGES = [[*bits[: MAX_LENGTH - 1], EOS] for bits in EDGE_BITS]
-
-
-def _sum_mod_2_case(rules: bool) -> ProgramCase:
-    suffix = "_rules" if rules else ""
-    return ProgramCase(
-        name="parity_sum_mod_2" + suffix,
-        build=functools.partial(build_sum_mod_2, rules=rules),
-        generate=generate,
-        reference=reference,
-        decode=decode_last,
-        max_layers=1,
-        edge_inputs=_EDGES,
-        layers=lambda tokens: 1,
-        description="bits then EOS; one numerical head; 1 layer",
-    )
+#: Both programs' task: the edge inputs are parity's, cut to fit with EOS in MAX_LENGTH.
+TASK = case.Task(
+    generate=generate,
+    reference=reference,
+    decode=decode_last,
+    edge_inputs=[[*bits[: MAX_LENGTH - 1], EOS] for bits in EDGE_BITS],
+)
 
 
 #: The library cases this module registers (collected by `alta.programs`).
 CASES = [
-    _sum_mod_2_case(rules=False),
-    _sum_mod_2_case(rules=True),
-    ProgramCase(
-        name="parity_intermediate",
-        build=build_intermediate,
-        generate=generate,
-        reference=reference,
-        decode=decode_last,
-        max_layers=None,
-        edge_inputs=_EDGES,
+    *TASK.twins(
+        "parity_sum_mod_2",
+        build_sum_mod_2,
+        max_layers=1,
+        layers=lambda tokens: 1,
+        description="bits then EOS; one numerical head; 1 layer",
+    ),
+    TASK.case(
+        "parity_intermediate",
+        build_intermediate,
         layers=lambda tokens: 2,
         description="bits then EOS; count in num_ones, then mod 2; 2 layers; halts",
     ),

@@ -26,7 +26,7 @@ import numpy as np
 
 from alta import lang as pb
 from alta.ir import symbolic
-from alta.programs.case import ProgramCase
+from alta.programs import case
 
 BOS = 0
 VOCAB = 16
@@ -105,16 +105,14 @@ def build() -> symbolic.Program:
     )
 
 
+#: The task (see `alta.programs.case.Task`).
+TASK = case.Task(generate=generate, reference=reference, decode=decode, edge_inputs=edge_inputs())
+
 #: The library cases this module registers (collected by `alta.programs`).
 CASES = [
-    ProgramCase(
-        name="sort_unique",
-        build=build,
-        generate=generate,
-        reference=reference,
-        decode=decode,
-        max_layers=None,
-        edge_inputs=edge_inputs(),
+    TASK.case(
+        "sort_unique",
+        build,
         layers=lambda tokens: 2,
         description="BOS then distinct tokens 1..15; 2 layers; halts",
     )

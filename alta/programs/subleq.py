@@ -27,15 +27,17 @@ lowers to about 3,000 rules (about 1,200 after the default pipeline).
 
 from __future__ import annotations
 
-import functools
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from alta import lang as pb
 from alta.ir import symbolic
+from alta.programs import case
 from alta.programs import subleq_machine as sm
-from alta.programs.case import ProgramCase
 
 FETCH, EXEC, JUMP, HALT = 0, 1, 2, 3
+
+T = TypeVar("T")
 
 
 def _parts() -> tuple[dict[str, symbolic.Var], dict[str, pb.AttentionHead]]:
@@ -65,14 +67,18 @@ def _parts() -> tuple[dict[str, symbolic.Var], dict[str, pb.AttentionHead]]:
 # --------------------------------------------------------------------------- function MLP
 
 
+def _run_stage(step: Any, stages: tuple[Callable[[T], None], ...], arg: T) -> None:
+    """Run the stage of `step`: `stages` are those of FETCH, EXEC and JUMP (HALT has none).
+    Compares `step` in that order, as an if/elif chain would, so that a lazy `step` of the
+    rule lowering is explored the same way."""
+    for value, stage in zip((FETCH, EXEC, JUMP), stages, strict=True):
+        if step == value:
+            stage(arg)
+            return
+
+
 def _ffn(z: Any) -> None:
-    step = z["step"]
-    if step == FETCH:
-        _fetch(z)
-    elif step == EXEC:
-        _execute(z)
-    elif step == JUMP:
-        _branch(z)
+    _run_stage(z["step"], (_fetch, _execute, _branch), z)
 
 
 def _fetch(z: Any) -> None:
@@ -112,12 +118,7 @@ def _rules(
     """The same MLP, each write conditioned only on what it depends on."""
     mlp = pb.MLPBuilder(variables, heads)
     for step in mlp.get("step"):
-        if step == FETCH:
-            _fetch_rules(mlp)
-        elif step == EXEC:
-            _execute_rules(mlp)
-        elif step == JUMP:
-            _branch_rules(mlp)
+        _run_stage(step, (_fetch_rules, _execute_rules, _branch_rules), mlp)
     return mlp.rules
 
 
@@ -162,47 +163,31 @@ def _goto(mlp: pb.MLPBuilder, target: int) -> None:
         mlp.set("step", HALT)
 
 
+#: The MLP, written twice (see `alta.programs.case.TwinMLP`).
+MLP = case.TwinMLP("subleq", _ffn, _rules)
+
+
 def build(*, rules: bool = False) -> symbolic.Program:
     """The SUBLEQ program; halts on `step == HALT`. Output: `mem` (tokens v + 16)."""
-    variables, heads = _parts()
     halt = pb.halt_spec("step", HALT)
-    if rules:
-        return pb.program_spec_from_rules(
-            variables,
-            heads,
-            _rules(variables, heads),
-            output_name="mem",
-            input_range=sm.VALUES,
-            position_range=sm.CELLS,
-            halt=halt,
-            name="subleq_rules",
-        )
-    return pb.program_spec(
-        variables,
-        heads,
-        _ffn,
-        output_name="mem",
-        input_range=sm.VALUES,
-        position_range=sm.CELLS,
-        halt=halt,
-        name="subleq",
+    cells, values = sm.CELLS, sm.VALUES
+    return MLP.program(
+        _parts(), rules, output_name="mem", input_range=values, position_range=cells, halt=halt
     )
 
 
-def _case(rules: bool) -> ProgramCase:
-    suffix = "_rules" if rules else ""
-    return ProgramCase(
-        name="subleq" + suffix,
-        build=functools.partial(build, rules=rules),
-        generate=sm.generate,
-        reference=sm.reference,
-        decode=sm.decode_memory,
-        max_layers=None,
-        edge_inputs=sm.edge_inputs(),
-        layers=sm.layers,
-        description="16-cell SUBLEQ machine; 3 layers per instruction; halts",
-    )
-
+#: The task, from the plain-Python machine of `subleq_machine`.
+TASK = case.Task(
+    generate=sm.generate,
+    reference=sm.reference,
+    decode=sm.decode_memory,
+    edge_inputs=sm.edge_inputs(),
+)
 
 #: The library cases this module registers (collected by `alta.programs`).
-CASES = [_case(rules=False), _case(rules=True)]
+CASES = TASK.twins(
+    "subleq",
+    build,
+    layers=sm.layers,
+    description="16-cell SUBLEQ machine; 3 layers per instruction; halts",
+)

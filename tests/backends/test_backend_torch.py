@@ -136,7 +136,7 @@ def test_half_precision(dtype: str) -> None:
 
 
 def test_unknown_dtype() -> None:
-    with pytest.raises(BackendError, match="unsupported dtype 'int8'"):
+    with pytest.raises(BackendError, match=r"option 'dtype' takes one of .*'bfloat16', not 'int8'"):
         compiled_with(dtype="int8")
 
 
@@ -201,12 +201,12 @@ def test_torch_module_call() -> None:
 
 
 def test_unknown_option() -> None:
-    with pytest.raises(BackendError, match="unknown options \\['fast'\\]"):
+    with pytest.raises(BackendError, match="torch backend: unknown option 'fast'"):
         compiled_with(fast=True)
 
 
 def test_bad_option_value() -> None:
-    with pytest.raises(BackendError, match="compile takes"):
+    with pytest.raises(BackendError, match="option 'compile' takes bool or str, not 3"):
         compiled_with(compile=3)
 
 

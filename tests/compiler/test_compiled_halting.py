@@ -22,6 +22,7 @@ from alta.backends import base
 from alta.errors import InputError, InterpreterError
 from alta.ir import symbolic
 from alta.model import CompiledModel, ModelRun
+from alta.programs import parity
 
 BACKENDS = base.available()
 
@@ -194,26 +195,11 @@ def test_residuals_are_unchanged(backend: str) -> None:
             assert decoded[b, :n].tolist() == state[b, :n].tolist()
 
 
-def _prefix_parity() -> symbolic.Program:
-    """The README's program: token 2 starts the sequence, each layer passes the parity on."""
-    variables = {
-        "parity": pb.input_var(2, init_fn=lambda t: 0 if t == 2 else t),
-        "done": pb.input_var(2, init_fn=lambda t: t == 2),
-    }
-    heads = {"parity_left": pb.v_relative("parity", -1), "done_left": pb.v_relative("done", -1)}
-
-    def ffn(z: object) -> None:
-        if z["done"] != 1 and z["done_left"] == 1:  # type: ignore[index]
-            z["parity"] = z["parity_left"] ^ z["parity"]  # type: ignore[index]
-            z["done"] = 1  # type: ignore[index]
-
-    halt = pb.halt_spec("done", 1)
-    return pb.program_spec(variables, heads, ffn, "parity", input_range=3, halt=halt)
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_readme_parity_never_gives_a_silent_wrong_answer(backend: str) -> None:
-    model = alta.compile(_prefix_parity(), backend=backend, max_layers=64)
+    # The README's prefix parity (the library's): token 2 starts the sequence, each layer
+    # passes the parity one position on.
+    model = alta.compile(parity.build_sequential_relative(), backend=backend, max_layers=64)
     long = [2] + [1] * 100  # even: the last parity is 0, but 64 layers reach position 64
     assert model([2, 1, 1, 0]) == [0, 1, 0, 0]
     with pytest.raises(InterpreterError, match=r"sequence 1 did not halt within max_layers=64"):

@@ -1,7 +1,9 @@
 """The reference semantics of docs/semantics.md, one rule at a time.
 
-Each test builds a tiny program by hand, and its expected outputs are worked out by hand
-from the semantics (the comments show the working), never by running the interpreter.
+Each test builds a tiny program by hand (or takes the library's prefix parity,
+`parity_sequential_relative`: token 2 starts, each layer passes the parity one position
+on), and its expected outputs are worked out by hand from the semantics (the comments
+show the working), never by running the interpreter.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import alta
 from alta import errors, interp
 from alta import lang as pb
 from alta.ir import symbolic
+from alta.programs import parity
 
 # --------------------------------------------------------------------------- helpers
 
@@ -609,7 +612,7 @@ def test_max_layers_zero_gives_the_initial_state() -> None:
 
 def test_max_layers_zero_with_a_halt_spec() -> None:
     # parity's initial state: 0 at the start token, else the bit itself.
-    result = interp.run(_parity_program(), [[2, 1, 0, 1]], max_layers=0)
+    result = interp.run(parity.build_sequential_relative(), [[2, 1, 0, 1]], max_layers=0)
     assert result.layers.tolist() == [0]
     assert result.outputs == [[0, 1, 0, 1]]
 
@@ -655,26 +658,8 @@ def test_set_and_numerical_initial_values() -> None:
 # --------------------------------------------------------------------------- call forms
 
 
-def _parity_program() -> symbolic.Program:
-    variables: dict[str, symbolic.Var] = {
-        "parity": pb.input_var(2, init_fn=lambda t: 0 if t == 2 else t),
-        "done": pb.input_var(2, init_fn=lambda t: t == 2),
-    }
-    heads = {
-        "parity_left": pb.v_relative("parity", -1),
-        "done_left": pb.v_relative("done", -1),
-    }
-
-    def ffn(z: Any) -> None:
-        if z["done"] != 1 and z["done_left"] == 1:
-            z["parity"] = z["parity_left"] ^ z["parity"]
-            z["done"] = 1
-
-    return pb.program_spec(variables, heads, ffn, "parity", 3, halt=pb.halt_spec("done"))
-
-
 def test_single_and_batch_call_forms() -> None:
-    program = _parity_program()
+    program = parity.build_sequential_relative()
     # prefix parities, worked out by hand
     assert alta.interpret(program, [2, 1, 0, 1]) == [0, 1, 1, 0]
     assert alta.interpret(program, [2, 1, 1]) == [0, 1, 0]
@@ -690,7 +675,9 @@ def test_single_and_batch_call_forms() -> None:
 def test_parity_halts_per_sequence() -> None:
     # done spreads one position per layer: a length-n sequence halts after n-1 layers
     # (and at least one layer runs).
-    result = interp.run(_parity_program(), [[2], [2, 1], [2, 1, 0], [2, 1, 0, 1, 1]])
+    result = interp.run(
+        parity.build_sequential_relative(), [[2], [2, 1], [2, 1, 0], [2, 1, 0, 1, 1]]
+    )
     assert result.layers.tolist() == [1, 1, 2, 4]
     assert result.outputs == [[0], [0, 1], [0, 1, 1], [0, 1, 1, 0, 1]]
 
@@ -709,13 +696,13 @@ def test_empty_sequence_with_function() -> None:
 
 def test_empty_sequence_with_heads() -> None:
     # An empty sequence has every position (none) halted, so it stops after one layer.
-    program = _parity_program()
+    program = parity.build_sequential_relative()
     assert alta.interpret(program, []) == []
     assert alta.interpret(program, [[]]) == [[]]
 
 
 def test_empty_sequence_in_a_batch_with_heads() -> None:
-    program = _parity_program()
+    program = parity.build_sequential_relative()
     assert alta.interpret(program, [[], [2, 1]]) == [[], [0, 1]]
     result = interp.run(program, [[], [2, 1, 0]])
     assert result.layers.tolist() == [1, 2]
@@ -737,7 +724,7 @@ def _prefix_parity(bits: list[int]) -> list[int]:
 @pytest.mark.fuzz
 @given(st.lists(_bits, min_size=1, max_size=5))
 def test_fuzz_parity_batch_matches_reference(batch: list[list[int]]) -> None:
-    program = _parity_program()
+    program = parity.build_sequential_relative()
     result = interp.run(program, [[2, *bits] for bits in batch])
     assert result.outputs == [_prefix_parity(bits) for bits in batch]
     assert result.layers.tolist() == [max(len(bits), 1) for bits in batch]

@@ -214,7 +214,7 @@ def test_numerical_init_result_not_in_values() -> None:
 
 
 def test_rule_new_value_out_of_range_is_accepted() -> None:
-    # Undefined behaviour at run time, not a malformed program (tests/test_undefined_behaviour.py).
+    # Undefined behaviour at run time, not a malformed program (tests/interp/test_undefined_behaviour.py).
     rule = symbolic.Rule((("x", 0),), "y", 0, 7)
     assert _rules_program([rule]).mlp.rules == (rule,)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from typing import ClassVar
 
 import attrs
@@ -14,7 +15,6 @@ from alta.errors import PassError, PipelineError, VerifyError
 from alta.ir import sparse
 
 
-@passes.register
 @attrs.frozen
 class BangPass(passes.Pass):
     """Appends '!' to the module's name until it ends with `n` of them."""
@@ -29,7 +29,6 @@ class BangPass(passes.Pass):
         return attrs.evolve(module, name=module.name + "!")
 
 
-@passes.register
 @attrs.frozen
 class AlwaysNewPass(passes.Pass):
     """Never converges: returns a new object every time."""
@@ -41,7 +40,6 @@ class AlwaysNewPass(passes.Pass):
         return attrs.evolve(module)
 
 
-@passes.register
 @attrs.frozen
 class BreakPass(passes.Pass):
     """Breaks IR2 on purpose: a rule that writes a head output."""
@@ -52,6 +50,13 @@ class BreakPass(passes.Pass):
     def run(self, module: sparse.Module) -> sparse.Module:
         bad = sparse.Rule(atoms=(), var="parity_left", new=1)
         return attrs.evolve(module, rules=(*module.rules, bad))
+
+
+@pytest.fixture(autouse=True)
+def _test_passes() -> Iterator[None]:
+    """The test passes exist for one test at a time; the registry is left as it was."""
+    with passes.registered(BangPass, AlwaysNewPass, BreakPass):
+        yield
 
 
 def _fault(text: str, start_level: str | None = None) -> tuple[str, int]:

@@ -1,4 +1,4 @@
-"""One text golden per pass, FileCheck style: tests/goldens/PASS.alta for every pass alta defines.
+"""One text golden per pass, FileCheck style: tests/passes/goldens/PASS.alta for each pass.
 
 A golden file holds, in order:
 
@@ -15,7 +15,7 @@ lines exactly (unlike FileCheck, which matches substrings); a mismatch shows a u
 
 After a deliberate change to a pass or to the printer, regenerate the CHECK lines:
 
-    ALTA_UPDATE_GOLDENS=1 .venv/bin/python -m pytest tests/test_pass_goldens.py
+    ALTA_UPDATE_GOLDENS=1 .venv/bin/python -m pytest tests/passes/test_pass_goldens.py
 
 which rewrites each file's CHECK lines (the RUN line, comments and input stay as written)
 and prints a unified diff of every file it changed. To add a golden for a new pass, write
@@ -105,7 +105,7 @@ def _output(
 def test_every_pass_has_a_golden() -> None:
     have = {p.stem for p in _files()}
     missing = [name for name in _alta_passes() if name not in have]
-    assert not missing, f"no golden in tests/goldens/ for: {', '.join(missing)}"
+    assert not missing, f"no golden in tests/passes/goldens/ for: {', '.join(missing)}"
 
 
 @pytest.mark.parametrize("path", _files(), ids=lambda p: p.stem)
@@ -128,18 +128,18 @@ def test_golden(
                 text.splitlines(), new.splitlines(), f"a/{path.name}", f"b/{path.name}", lineterm=""
             )
             with capsys.disabled():
-                print(f"\nALTA_UPDATE_GOLDENS: rewrote tests/goldens/{path.name}")
+                print(f"\nALTA_UPDATE_GOLDENS: rewrote tests/passes/goldens/{path.name}")
                 print("\n".join(diff))
         return
     assert expected is not None, (
         f"{path.name} has no CHECK lines; write them with ALTA_UPDATE_GOLDENS=1 (see the "
-        "docstring of tests/test_pass_goldens.py)"
+        "docstring of tests/passes/test_pass_goldens.py)"
     )
     if output != expected:
         diff = "\n".join(difflib.unified_diff(expected, output, "expected", "got", lineterm=""))
         pytest.fail(
             f"{path.name}: the output differs from the CHECK lines. If the change is meant, "
-            f"regenerate with ALTA_UPDATE_GOLDENS=1 (see tests/test_pass_goldens.py).\n{diff}"
+            f"regenerate with ALTA_UPDATE_GOLDENS=1 (see tests/passes/test_pass_goldens.py).\n{diff}"
         )
 
 

@@ -7,6 +7,7 @@ import importlib
 import importlib.metadata
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -29,7 +30,6 @@ LOWER = "lower-symbolic-to-sparse,lower-sparse-to-dense"
 CALLS: list[str] = []
 
 
-@passes.register
 @attrs.frozen
 class OptionsPass(passes.Pass):
     name: ClassVar[str] = "test-options"
@@ -45,7 +45,6 @@ class OptionsPass(passes.Pass):
         return module
 
 
-@passes.register
 @attrs.frozen
 class RecordPass(passes.Pass):
     """Returns the module unchanged and records that it ran."""
@@ -59,7 +58,6 @@ class RecordPass(passes.Pass):
         return module
 
 
-@passes.register
 @attrs.frozen
 class SymbolicNoopPass(passes.Pass):
     name: ClassVar[str] = "test-symbolic-noop"
@@ -70,7 +68,6 @@ class SymbolicNoopPass(passes.Pass):
         return module
 
 
-@passes.register
 @attrs.frozen
 class RenamePass(passes.Pass):
     name: ClassVar[str] = "test-rename"
@@ -81,7 +78,6 @@ class RenamePass(passes.Pass):
         return attrs.evolve(module, name=self.new_name)
 
 
-@passes.register
 @attrs.frozen
 class ExplodePass(passes.Pass):
     name: ClassVar[str] = "test-explode"
@@ -91,7 +87,6 @@ class ExplodePass(passes.Pass):
         raise ValueError("boom")
 
 
-@passes.register
 @attrs.frozen
 class WriteHeadOutputPass(passes.Pass):
     """Breaks IR2 on purpose: a rule that writes a head output."""
@@ -104,9 +99,24 @@ class WriteHeadOutputPass(passes.Pass):
         return attrs.evolve(module, rules=(*module.rules, bad))
 
 
+TEST_PASSES = (
+    OptionsPass,
+    RecordPass,
+    SymbolicNoopPass,
+    RenamePass,
+    ExplodePass,
+    WriteHeadOutputPass,
+)
+#: What was registered when this module was imported: none of its test passes.
+AT_IMPORT = frozenset(passes.available())
+
+
 @pytest.fixture(autouse=True)
-def _clear_calls() -> None:
+def _test_passes() -> Iterator[None]:
+    """The test passes exist for one test at a time; the registry is left as it was."""
     CALLS.clear()
+    with passes.registered(*TEST_PASSES):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -373,32 +383,10 @@ def test_register_refuses_duplicate_and_reserved_names() -> None:
             name: ClassVar[str] = "test-no-level"
 
 
-@attrs.frozen
-class EntryPointPass(passes.Pass):
-    name: ClassVar[str] = "test-entry-point"
-    level: ClassVar[str] = "dense"
-
-    def run(self, module: Any) -> Any:
-        return module
-
-
-def test_entry_point_passes_are_found_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
-    ep = importlib.metadata.EntryPoint(
-        "test-entry-point", f"{__name__}:EntryPointPass", base.ENTRY_POINT_GROUP
-    )
-    monkeypatch.setattr(base, "entry_points", lambda group: [ep])
-    monkeypatch.setattr(base, "_plugins_loaded", False)
-    monkeypatch.setattr(base, "_LAZY", {})
-    monkeypatch.setattr(base, "_CLASSES", dict(base._CLASSES))
-    assert "test-entry-point" in passes.available()
-    assert "test-entry-point" not in base._CLASSES  # listed, not loaded
-    stages = passes.run_pipeline(cli_program.build(), LOWER + ",test-entry-point")
-    assert stages[-1] is stages[-2]
-    dup = importlib.metadata.EntryPoint("dce", f"{__name__}:EntryPointPass", "alta.passes")
-    monkeypatch.setattr(base, "entry_points", lambda group: [dup])
-    monkeypatch.setattr(base, "_plugins_loaded", False)
-    with pytest.raises(PipelineError, match="reuses the name"):
-        passes.available()
+def test_test_passes_are_registered_by_the_fixture_only() -> None:
+    names = {cls.name for cls in TEST_PASSES}
+    assert names <= set(passes.available())
+    assert not names & AT_IMPORT  # importing this module registered nothing
 
 
 # --------------------------------------------------------------------------- doc example
@@ -534,9 +522,7 @@ def test_dense_verifier_checks_shapes_weights_layout_and_halt() -> None:
     ):
         verify_dense(attrs.evolve(module, weights=weights))
     with pytest.raises(VerifyError, match=r"halt dim 99 is outside \[0, 8\)"):
-        verify_dense(
-            attrs.evolve(module, loop=attrs.evolve(module.loop, halt=dense.HaltTest(99)))
-        )
+        verify_dense(attrs.evolve(module, loop=attrs.evolve(module.loop, halt=dense.HaltTest(99))))
     gap = (attrs.evolve(module.layout[0], start=1), *module.layout[1:])
     with pytest.raises(VerifyError, match="slots must tile"):
         verify_dense(attrs.evolve(module, layout=gap))

@@ -1,4 +1,4 @@
-"""The optimisation passes: properties over random programs (text goldens: tests/goldens/)."""
+"""The optimisation passes: properties over random programs (text goldens: tests/passes/goldens/)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from alta.ir import sparse
 from alta.passes import canonicalize, dce, minimize_rules, prune_values
 from alta.passes import lower_sparse_to_dense as to_dense
 from alta.passes import lower_symbolic_to_sparse as to_sparse
+from alta.programs import parity
 
 CANON = canonicalize.CanonicalizePass()
 MINIMIZE = minimize_rules.MinimizeRulesPass()
@@ -26,32 +27,14 @@ DCE = dce.DeadCodeEliminationPass()
 SPARSE_PASSES = [CANON, MINIMIZE, PRUNE, DCE]
 
 
-def _parity() -> Any:
-    variables = {
-        "parity": pb.input_var(2, init_fn=lambda t: 0 if t == 2 else t),
-        "done": pb.input_var(2, init_fn=lambda t: t == 2),
-    }
-    heads = {"parity_left": pb.v_relative("parity", -1), "done_left": pb.v_relative("done", -1)}
-
-    def ffn(z: Any) -> None:
-        if z["done"] != 1 and z["done_left"] == 1:
-            z["parity"] = z["parity_left"] ^ z["parity"]
-            z["done"] = 1
-
-    return pb.program_spec(
-        variables, heads, ffn, "parity", 3, halt=pb.halt_spec("done", 1), name="parity"
-    )
-
-
 def _parity_full_product() -> Any:
-    """Parity's rules as MLPBuilder writes them over all four variables (6 rules)."""
-    base = _parity()
-    variables = {n: v for n, v in base.variables if n in ("parity", "done")}
-    heads = {"parity_left": pb.v_relative("parity", -1), "done_left": pb.v_relative("done", -1)}
+    """Parity's rules as MLPBuilder writes them over all four variables (6 rules), over the
+    library's variables and heads (its own rules condition on fewer)."""
+    variables, heads = parity.relative_parts()
     mlp = pb.MLPBuilder(variables, heads)
-    for done, done_left, parity, left in mlp.get("done", "done_left", "parity", "parity_left"):
+    for done, done_left, own, left in mlp.get("done", "done_left", "parity", "parity_left"):
         if done != 1 and done_left == 1:
-            mlp.set("parity", parity ^ left)
+            mlp.set("parity", own ^ left)
             mlp.set("done", 1)
     return pb.program_spec_from_rules(
         variables, heads, mlp.rules, "parity", 3, halt=pb.halt_spec("done", 1), name="parity"
@@ -73,7 +56,7 @@ def _tiny() -> Any:
     return pb.program_spec(variables, {}, ffn, "y", 2, name="tiny")
 
 
-# The text goldens of these passes are in tests/goldens/ (tests/test_pass_goldens.py):
+# The text goldens of these passes are in tests/passes/goldens/ (test_pass_goldens.py):
 # canonicalize and minimize-rules on parity's full-product rules, prune-values and dce on
 # `_tiny`.
 
@@ -94,7 +77,9 @@ def test_dataset_minimisation_keeps_only_fired_rules() -> None:
     zeros = [[2, 0, 0, 0], [2, 0]]
     reduced = minimize_rules.MinimizeRulesPass(inputs=zeros).run(module)
     assert [r.var for r in reduced.rules] == ["done"]
-    assert sparse_interpreter.run(reduced, zeros).outputs == alta.interpret(_parity(), zeros)
+    assert sparse_interpreter.run(reduced, zeros).outputs == alta.interpret(
+        parity.build_sequential_relative(), zeros
+    )
     stats = minimize_rules.MinimizeRulesPass(inputs=zeros).statistics(module, reduced)
     assert any("coverage" in line for line in stats)
 
@@ -128,7 +113,7 @@ def test_fuzz_passes_keep_outputs_and_never_grow(data: st.DataObject) -> None:
 
 
 def test_pass_returns_same_object_when_nothing_changes() -> None:
-    module = _lowered(_parity())
+    module = _lowered(parity.build_sequential_relative())
     minimal = CANON.run(MINIMIZE.run(module))
     for p in SPARSE_PASSES:
         once = p.run(minimal)

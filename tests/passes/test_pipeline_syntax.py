@@ -4,8 +4,10 @@ gives the same passes back, whatever characters the values hold."""
 
 from __future__ import annotations
 
+import importlib
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -30,7 +32,6 @@ def _groups(x: Any) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(g) for g in x)
 
 
-@passes.register
 @attrs.frozen
 class ValuesPass(passes.Pass):
     """One option of every kind that pipeline text can write."""
@@ -54,7 +55,6 @@ class ValuesPass(passes.Pass):
         return module
 
 
-@passes.register
 @attrs.frozen
 class PythonOnlyPass(passes.Pass):
     """Options that only Python can set."""
@@ -69,6 +69,13 @@ class PythonOnlyPass(passes.Pass):
 
     def run(self, module: Any) -> Any:
         return module
+
+
+@pytest.fixture(autouse=True)
+def _test_passes() -> Iterator[None]:
+    """The test passes exist for one test at a time; the registry is left as it was."""
+    with passes.registered(ValuesPass, PythonOnlyPass):
+        yield
 
 
 def _fault(text: str) -> tuple[str, int]:
@@ -214,6 +221,58 @@ def test_every_builtin_option_can_be_written_in_text() -> None:
                 quoted = text.startswith('"')
                 raw = text[1:-1] if quoted else text
                 assert option_types.convert(raw, opt.type, name, quoted) == opt.default
+
+
+#: Where the docs write pipelines that are meant to parse (the error examples are not).
+DOCUMENTED = [
+    ("docs/pipelines.md", "", "## Errors"),
+    ("CONTRIBUTING.md", "## Writing a pass", "What the pass manager does for you"),
+]
+
+
+def _documented_pipelines(names: set[str]) -> list[str]:
+    """Code spans and code-block lines that start with one of `names` and set an option."""
+    root = Path(__file__).resolve().parents[2]
+    found = []
+    for name, start, stop in DOCUMENTED:
+        text = (root / name).read_text()
+        text = text[text.index(start) : text.index(stop)]
+        spans = re.findall(r"`([^`\n]+)`", text)
+        spans += [
+            line
+            for block in re.findall(r"```\n(.*?)```", text, re.S)
+            for line in block.splitlines()
+        ]
+        found += [s for s in spans if "=" in s and _first_name(s) in names]
+    return found
+
+
+def _first_name(text: str) -> str:
+    match = re.match(r"([a-z][\w-]*)[{(,]", text)
+    return match.group(1) if match else ""
+
+
+def test_every_documented_option_is_written_in_pipeline_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each pipeline with options in docs/pipelines.md and CONTRIBUTING.md's "Writing a
+    pass" parses, and reads back as itself."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
+    example = importlib.import_module("docs.examples.custom_pass").DropNoopRulesPass
+    texts = _documented_pipelines({*passes.available(), example.name, "fixpoint"})
+    assert "drop-noop-rules{var=done}" in texts and len(texts) >= 7, texts
+    with passes.registered(example):
+        for text in texts:
+            parsed = passes.parse(text)
+            assert passes.parse(passes.print_pipeline(parsed)) == parsed, text
+    written = {
+        (name, key)
+        for text in texts
+        for name, options in re.findall(r"([\w.-]+)\{([^}]*)\}", text)
+        for key in re.findall(r"([\w-]+)=", options)
+    }
+    assert ("lower-sparse-to-dense", "max-layers") in written
+    assert {("minimize-rules", o) for o in ("dataset", "inputs", "max-layers")} <= written
 
 
 # --------------------------------------------------------------------------- minimize-rules

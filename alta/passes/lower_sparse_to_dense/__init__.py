@@ -21,13 +21,12 @@ from alta.errors import CompileError
 from alta.ir import analysis, dense, sparse
 from alta.ir.dense import encode
 from alta.ir.types import Level
-from alta.passes import base, conflict_warning
+from alta.passes import base, conflict_warning, context
 from alta.passes.lower_sparse_to_dense import mlp_units
 
 MATCH_LOGIT = 1000.0
 
 
-@base.register
 @attrs.frozen
 class LowerSparseToDensePass(base.Pass):
     """Lower the sparse rule/head graph to dense weights."""
@@ -38,10 +37,11 @@ class LowerSparseToDensePass(base.Pass):
     max_layers: int | None = None
 
     def run(self, module: sparse.Module) -> dense.Module:
-        return lower(module, self.max_layers)
-
-    def statistics(self, before: Any, after: dense.Module) -> list[str]:
-        return [f"d_model {after.d_model}", f"mlp widths {list(after.mlp_widths)}"]
+        result = lower(module, self.max_layers)
+        ctx = context.current()
+        ctx.record("d_model", result.d_model)
+        ctx.record("mlp widths", list(result.mlp_widths))
+        return result
 
 
 def constants(module: sparse.Module) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import attrs
 import numpy as np
 
 from alta.errors import CompileError
-from alta.ir import dense, sparse
+from alta.ir import dense, sparse, symbolic
 
 Form = tuple[dict[int, float], float]  # (coefficients by input index, constant)
 
@@ -221,11 +221,10 @@ class _Indicators:
         others = [a for a in rule.atoms if a.var != rule.var]
         if any(not (a.values & self.reach[a.var]) for a in others):
             return []  # can never fire
-        own = rule.atom(rule.var)
-        olds = self.reach[rule.var] if own is None else own.values & self.reach[rule.var]
+        olds = rule.allows(rule.var, self.reach[rule.var])
         body = _add(*((self.indicator(a.var, a.values), 1.0) for a in others))
         units = []
-        for old in sorted(olds, key=_order):
+        for old in sorted(olds, key=symbolic.value_order):
             if old == rule.new:
                 continue
             own_form = (
@@ -256,7 +255,7 @@ class _Indicators:
                     units.append((form, self.delta(var, rule.new, None, d)))
             others = [a for a in common if a.var != var]
             body = _add(*((self.indicator(a.var, a.values), 1.0) for a in others))
-            for old in sorted(self._olds(var, common), key=_order):
+            for old in sorted(self._olds(var, common), key=symbolic.value_order):
                 form = _add((body, 1.0), (self.indicator(var, frozenset({old})), 1.0))
                 units.append(((form[0], form[1] - len(others)), self.delta(var, None, old, d)))
         return units
@@ -300,8 +299,7 @@ class _Indicators:
             yield from self._groups(var, part)
 
     def _olds_all(self, var: str, rule: sparse.Rule) -> frozenset[Any]:
-        own = rule.atom(var)
-        return self.reach[var] if own is None else own.values & self.reach[var]
+        return rule.allows(var, self.reach[var])
 
     def _partition(self, var: str, rules: list[sparse.Rule], free: list[str]) -> bool:
         """Every combination of reachable values of `free` satisfies exactly one rule."""
@@ -342,11 +340,3 @@ class _Indicators:
                 out[slot.start] = -bound
                 units.append((self.inputs.scaled(slot.start, 1.0 / bound), out))
         return units
-
-
-def _order(value: Any) -> Any:
-    if value is None:
-        return (0, ())
-    if isinstance(value, frozenset):
-        return (1, (len(value), sorted(value)))
-    return (1, (value,))

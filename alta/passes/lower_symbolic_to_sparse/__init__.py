@@ -37,7 +37,7 @@ from alta.errors import (
 )
 from alta.ir import analysis, sparse, symbolic
 from alta.ir.types import Level
-from alta.passes import base, conflict_warning
+from alta.passes import base, conflict_warning, context
 from alta.passes.lower_symbolic_to_sparse import domains as domain_inference
 from alta.passes.lower_symbolic_to_sparse.lazy_values import (
     Fallback,
@@ -54,7 +54,6 @@ Atoms = tuple[tuple[str, Any], ...]
 Rules = tuple[tuple[Atoms, Any], ...]  # (atoms below a tree node, new value) per rule
 
 
-@base.register
 @attrs.frozen
 class LowerSymbolicToSparsePass(base.Pass):
     """Lower a symbolic program to the sparse rule/head graph."""
@@ -65,14 +64,25 @@ class LowerSymbolicToSparsePass(base.Pass):
     lazy: bool = True
 
     def run(self, module: symbolic.Program) -> sparse.Module:
-        return lower(module, lazy=self.lazy)
-
-    def statistics(self, before: Any, after: sparse.Module) -> list[str]:
-        sizes = [f"rules {len(after.rules)}", f"variables {len(after.variables)}"]
-        return sizes + list(after.diagnostics)
+        result, notes = lower_with_notes(module, lazy=self.lazy)
+        ctx = context.current()
+        ctx.record("rules", len(result.rules))
+        ctx.record("variables", len(result.variables))
+        for note in notes:
+            ctx.note(note)
+        return result
 
 
 def lower(program: symbolic.Program, *, lazy: bool = True) -> sparse.Module:
+    """The lowered module; what it dropped is still warned about, but not recorded."""
+    return lower_with_notes(program, lazy=lazy)[0]
+
+
+def lower_with_notes(
+    program: symbolic.Program, *, lazy: bool = True
+) -> tuple[sparse.Module, tuple[str, ...]]:
+    """The lowered module, and what the lowering dropped or could not prove as
+    statistic lines (each also gave a `CompileWarning`)."""
     written: dict[str, set[Any]] = {}
     for _ in range(8):
         domains = domain_inference.domains(program, written)
@@ -108,8 +118,8 @@ def lower(program: symbolic.Program, *, lazy: bool = True) -> sparse.Module:
         halt=halt,
     )
     conflicts = conflict_warning.warn_unproven_conflicts(module, analysis.reachable_values(module))
-    lines = dropped.lines() + ((f"{conflicts} unproven rule conflict(s)",) if conflicts else ())
-    return attrs.evolve(module, diagnostics=lines, conflicts_checked=True)
+    notes = dropped.lines() + ((f"{conflicts} unproven rule conflict(s)",) if conflicts else ())
+    return attrs.evolve(module, conflicts_checked=True), notes
 
 
 @attrs.define

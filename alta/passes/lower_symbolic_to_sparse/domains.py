@@ -33,17 +33,11 @@ def domains(
         elif name not in heads:
             found = inits.get(name, {var.default}) | set(written.get(name, ()))
             found.discard(None)
-            result[name] = _sorted(found)
+            result[name] = tuple(sorted(found, key=symbolic.value_order))
     for name, head in heads.items():
         if name not in result:
             result[name] = _means(program, head, result[head.value])
     return result
-
-
-def _sorted(values: set[Any]) -> tuple[Any, ...]:
-    if all(isinstance(v, frozenset) for v in values):
-        return tuple(sorted(values, key=lambda s: (len(s), sorted(s))))
-    return tuple(sorted(values))
 
 
 def _means(
