@@ -12,7 +12,7 @@ from alta.errors import AltaError, CompileWarning
 from alta.interp import interpret
 from alta.ir.symbolic import Program
 
-__all__ = ["AltaError", "CompileWarning", "Program", "compile", "interpret", "lang"]
+__all__ = ["AltaError", "CompileWarning", "Program", "compile", "interpret", "lang", "trace"]
 __version__ = "0.1.0"
 
 
@@ -21,3 +21,11 @@ def compile(program: Program, backend: str = "numpy", **kwargs: Any) -> Any:
     from alta import compiler
 
     return compiler.compile(program, backend=backend, **kwargs)
+
+
+def trace(program: Program, inputs: Any, max_layers: int | None = None, **options: Any) -> Any:
+    """Per layer and position, the MLP's input and output and their residual vectors (an
+    `alta.traces.Trace`); see `alta.traces.trace`."""
+    from alta import traces
+
+    return traces.trace(program, inputs, max_layers, **options)

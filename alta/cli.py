@@ -4,7 +4,8 @@
     alta opt FILE.alta [--pass-pipeline=TEXT] [...]
     alta opt --list-passes          (or: alta passes)
     alta programs                   the library's program names
-    alta bench [ARGS...]            runs benchmarks/backends.py with ARGS
+    alta trace PROGRAM --inputs FILE --out DIR    execution traces (`alta trace -h`)
+    alta bench [ARGS...]            backend throughput (alta.bench; `alta bench --help`)
 
 PROGRAM is `module:attr` (a symbolic Program, or a zero-argument callable returning one)
 or the name of a library program (`alta programs`). FILE.alta is printed IR2 or IR3 (the
@@ -17,24 +18,16 @@ statistics and timings go to stderr. An alta error prints its message and exits 
 from __future__ import annotations
 
 import argparse
-import importlib
-import os
-import runpy
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from alta import passes
-from alta.errors import AltaError
-from alta.ir import symbolic
+from alta.errors import AltaError, UsageError
 from alta.passes import instrument
-
-
-class UsageError(AltaError):
-    """The command line names something that does not exist."""
+from alta.programs.spec import import_module as _import
+from alta.programs.spec import load_program
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,6 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "bench":
         return _guard(lambda: bench(args[1:]))
+    if args and args[0] == "trace":
+        from alta.traces import cli as trace_cli
+
+        return _guard(lambda: trace_cli.main(args[1:]))
     parser = _parser()
     ns = parser.parse_args(args)
     if ns.command is None:
@@ -115,7 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("programs", help="list the library's programs")
     pr.set_defaults(command="programs", func=programs_command)
 
-    sub.add_parser("bench", help="run benchmarks/backends.py (arguments pass through)")
+    sub.add_parser("trace", help="trace a file of inputs into sharded .npz (`alta trace -h`)")
+    sub.add_parser("bench", help="backend throughput (`alta bench --help` for its options)")
     return parser
 
 
@@ -156,11 +154,7 @@ def opt_command(ns: argparse.Namespace) -> int:
     _check_print_names(pm, ns.print_ir_before, ns.print_ir_after)
     max_layers = ns.max_layers if ns.max_layers is not None else case_layers
     if max_layers is not None:
-        pm = passes.PassManager(
-            [_with_max_layers(p, max_layers) for p in pm.passes],
-            verify_each=pm.verify_each,
-            instrumentations=pm.instrumentations,
-        )
+        pm = pm.with_max_layers(max_layers) or pm
     if ns.emit is not None:
         pm = pm.up_to(ns.emit, start_level=start_level)
     module = pm.run(program)
@@ -210,12 +204,6 @@ def load_ir(spec: str) -> Any:
     return parser.parse(text, weights)
 
 
-def _with_max_layers(p: passes.Pass, max_layers: int) -> passes.Pass:
-    if "max_layers" not in attrs.fields_dict(type(p)):
-        return p
-    return attrs.evolve(p, **{"max_layers": max_layers})
-
-
 def _check_print_names(pm: passes.PassManager, *lists: str) -> None:
     in_pipeline = {p.name for p in pm.passes}
     asked = {n.strip() for names in lists for n in names.split(",") if n.strip()}
@@ -235,84 +223,14 @@ def programs_command(ns: argparse.Namespace) -> int:
     return 0
 
 
-def load_program(spec: str) -> tuple[symbolic.Program, int | None]:
-    """The program named by `spec`, and the layer budget its library entry gives (if any)."""
-    if ":" not in spec:
-        from alta import programs
-
-        if spec not in programs.names():
-            raise UsageError(
-                f"'{spec}' is neither module:function nor a library program; library programs: "
-                f"{', '.join(programs.names())}"
-            )
-        case = programs.get(spec)
-        return case.build(), case.max_layers
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise UsageError(f"program '{spec}' must look like module:function")
-    module = _import(module_name, f"program '{spec}'")
-    target: Any = module
-    for part in attr.split("."):
-        if not hasattr(target, part):
-            raise UsageError(
-                f"program '{spec}': module '{module_name}' has no attribute '{attr}'"
-            ) from None
-        target = getattr(target, part)
-    program = target if isinstance(target, symbolic.Program) else _call(spec, target)
-    return program, None
-
-
-def _import(module_name: str, what: str) -> Any:
-    """Import a user module, from the current directory too (as `python -m` would)."""
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module_name + ".").startswith(exc.name + "."):
-            raise UsageError(f"{what}: cannot import module '{module_name}' ({exc})") from None
-        raise
-
-
-def _call(spec: str, target: Any) -> symbolic.Program:
-    if not callable(target):
-        raise UsageError(
-            f"program '{spec}' is {target!r} (a {type(target).__name__}), not a "
-            "Program or a function returning one"
-        )
-    program = target()
-    if not isinstance(program, symbolic.Program):
-        raise UsageError(
-            f"program '{spec}' returned a {type(program).__name__}, not an alta Program"
-        )
-    return program
-
-
-def bench_candidates() -> list[Path]:
-    """Where `alta bench` looks for its script: the current directory, then the checkout."""
-    roots = dict.fromkeys([Path.cwd(), Path(__file__).resolve().parent.parent])
-    return [root / "benchmarks" / "backends.py" for root in roots]
-
-
 def bench(args: list[str]) -> int:
-    """Run benchmarks/backends.py (from the current directory or the source checkout)."""
-    candidates = bench_candidates()
-    script = next((p for p in candidates if p.is_file()), None)
-    if script is None:
-        raise UsageError(
-            "alta bench runs benchmarks/backends.py, which is not there (looked in "
-            + " and ".join(str(p.parent) for p in candidates)
-            + "); run it from a source checkout"
-        )
-    saved = sys.argv
-    sys.argv = [str(script), *args]
+    """Run the backend benchmark (alta.bench) with `args`."""
+    from alta import bench as suite
+
     try:
-        runpy.run_path(str(script), run_name="__main__")
-    except SystemExit as exc:
+        return suite.main(args)
+    except SystemExit as exc:  # argparse's --help and usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = saved
-    return 0
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import attrs
 import numpy as np
 
 from alta import passes
@@ -43,11 +42,13 @@ def compile(
         text, start_level=passes.level_of(program), instrumentations=instrument
     )
     if max_layers is not None:
-        pm = passes.PassManager(
-            _with_max_layers(pm.passes, max_layers, text),
-            verify_each=pm.verify_each,
-            instrumentations=pm.instrumentations,
-        )
+        budgeted = pm.with_max_layers(max_layers)
+        if budgeted is None:
+            raise CompileError(
+                f"max_layers={max_layers}: pipeline '{text}' has no lowering to alta.dense with "
+                "a max-layers option, which is where a model's layer budget is set"
+            )
+        pm = budgeted
     stages = _run_pipeline(program, pm, strict)
     module = stages[-1]
     if not isinstance(module, dense.Module):
@@ -62,29 +63,6 @@ def compile(
         stats=statistics(module, sparse_ir),
         sparse_ir=sparse_ir,
     )
-
-
-def _with_max_layers(
-    steps: tuple[passes.Pass, ...], max_layers: int, text: str
-) -> list[passes.Pass]:
-    """`steps` with option `max_layers` set on the lowering to IR3, which writes it into
-    `loop.max_layers`."""
-    lowers = [
-        i
-        for i, p in enumerate(steps)
-        if p.output_level == "dense"
-        and p.input_level != "dense"
-        and "max_layers" in attrs.fields_dict(type(p))
-    ]
-    if not lowers:
-        raise CompileError(
-            f"max_layers={max_layers}: pipeline '{text}' has no lowering to alta.dense with a "
-            "max-layers option, which is where a model's layer budget is set"
-        )
-    return [
-        attrs.evolve(p, **{"max_layers": max_layers}) if i in lowers else p
-        for i, p in enumerate(steps)
-    ]
 
 
 def _run_pipeline(program: symbolic.Program, pm: passes.PassManager, strict: bool) -> list[Any]:

@@ -61,3 +61,11 @@ class PassError(AltaError):
 
 class BackendError(AltaError):
     """A backend is unknown, not installed, or failed to build or run a model."""
+
+
+class TraceError(AltaError):
+    """Traces cannot be made, written or read as asked (the message says which and why)."""
+
+
+class UsageError(AltaError):
+    """A command line names something that does not exist or cannot be used."""

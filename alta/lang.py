@@ -60,14 +60,21 @@ def numeric_var(
     input_init_fn: Callable[[int], Any] | None = None,
     position_init_fn: Callable[[int], Any] | None = None,
 ) -> symbolic.NumericalVar:
-    """A numerical variable; rules read it by bucket of the sorted `values`."""
-    vals = None if values is None else tuple(float(v) for v in values)
+    """A numerical variable; rules read it by bucket of the sorted `values`. A default of
+    None means undefined until written."""
+    vals = None if values is None else tuple(_number(v, "a value") for v in values)
     return symbolic.NumericalVar(
         values=vals,
-        default=float(default),
+        default=None if default is None else _number(default, "the default"),
         input_init_fn=input_init_fn,
         position_init_fn=position_init_fn,
     )
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool | int | float):
+        return float(value)
+    raise ProgramError(f"numeric_var: {what} {value!r} is not a number")
 
 
 def set_var(

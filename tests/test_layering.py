@@ -22,6 +22,7 @@ LAYERS = [
     ["alta.backends"],
     ["alta.model", "alta.compiler"],
     ["alta.programs", "alta.compat"],
+    ["alta.traces"],
     ["alta.cli", "alta.demo", "alta"],
 ]
 

@@ -20,6 +20,28 @@ from alta.ir import symbolic
 
 
 @attrs.frozen
+class LayerRecord:
+    """What one layer did to the sequences still running, for an observer (`alta.traces`).
+
+    `mlp_in` is the state after attention (head outputs set), the MLP's input; `mlp_out`
+    the state after the MLP with head outputs cleared, which is the next layer's input and
+    what a compiled model's residual holds after the layer (its MLP clears head-output
+    dims). Arrays are [len(batch_index), N], rows being the global sequences
+    `batch_index`; only the `valid` positions mean anything.
+    """
+
+    layer: int
+    batch_index: np.ndarray
+    valid: np.ndarray
+    mlp_in: dict[str, np.ndarray]
+    mlp_out: dict[str, np.ndarray]
+
+
+#: Called once per layer run, with that layer's `LayerRecord`.
+Observer = Callable[[LayerRecord], None]
+
+
+@attrs.frozen
 class RunResult:
     """Outputs (decoded, one list per sequence), layers run per sequence, the final state."""
 

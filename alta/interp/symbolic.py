@@ -17,7 +17,7 @@ from alta.inputs import as_batch, check_max_layers
 from alta.interp import mlp
 from alta.interp import state as st
 from alta.interp.attention import attend
-from alta.interp.loop import RunResult, loop
+from alta.interp.loop import LayerRecord, Observer, RunResult, loop
 from alta.ir import symbolic
 
 
@@ -40,8 +40,12 @@ def run(
     max_layers: int | None = None,
     *,
     strict: bool = False,
+    observe: Observer | None = None,
 ) -> RunResult:
-    """Run a batch; see `interpret`. Returns outputs, per-sequence layer counts and state."""
+    """Run a batch; see `interpret`. Returns outputs, per-sequence layer counts and state.
+
+    `observe`, if given, sees every layer's MLP input and output (`LayerRecord`): this is
+    how `alta.traces` records a run without a second interpreter."""
     if max_layers is None and program.halt is None:
         raise InterpreterError(
             f"program '{program.name}' has no halt spec: pass max_layers=N to say how many "
@@ -55,7 +59,7 @@ def run(
     step = mlp_step(program)
 
     def layer(sub: dict[str, np.ndarray], sub_valid: np.ndarray, k: int, idx: np.ndarray) -> Any:
-        return run_layer(program, sub, sub_valid, k, strict, step, idx)
+        return run_layer(program, sub, sub_valid, k, strict, step, idx, observe)
 
     return loop(program, state, valid, max_layers, layer)
 
@@ -68,8 +72,10 @@ def run_layer(
     strict: bool,
     step: mlp.MLPStep | None = None,
     batch_index: np.ndarray | None = None,
+    observe: Observer | None = None,
 ) -> dict[str, np.ndarray]:
-    """One layer on a batch: attention, MLP, clearing. Returns the new state."""
+    """One layer on a batch: attention, MLP, clearing. Returns the new state (and shows
+    it, with the state after attention, to `observe`)."""
     step = step or mlp_step(program)
     if batch_index is None:
         batch_index = np.arange(valid.shape[0])
@@ -90,6 +96,8 @@ def run_layer(
     variables = program.vars
     for name in program.head_outputs:
         new[name] = np.full_like(state[name], st.none_of(variables[name]))
+    if observe is not None:
+        observe(LayerRecord(layer, batch_index, valid, after_attn, new))
     return new
 
 

@@ -13,6 +13,8 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import attrs
+
 from alta.errors import PassError, PipelineError, VerifyError
 from alta.passes import base, context, fixpoint, pipeline
 from alta.passes.instrument import Instrumentation, as_list
@@ -98,6 +100,28 @@ class PassManager:
         stop = ends[-1] + 1 if ends else 0
         return PassManager(
             self.passes[:stop],
+            verify_each=self.verify_each,
+            instrumentations=self.instrumentations,
+        )
+
+    def with_max_layers(self, max_layers: int) -> PassManager | None:
+        """This pipeline with option `max_layers` set on its lowering to IR3, which writes
+        the model's layer budget into `loop.max_layers` (the one place it lives); None
+        when no pass lowers to IR3 with that option."""
+        lowers = [
+            i
+            for i, p in enumerate(self.passes)
+            if p.output_level == "dense"
+            and p.input_level != "dense"
+            and "max_layers" in attrs.fields_dict(type(p))
+        ]
+        if not lowers:
+            return None
+        return PassManager(
+            [
+                attrs.evolve(p, max_layers=max_layers) if i in lowers else p  # type: ignore[call-arg]
+                for i, p in enumerate(self.passes)
+            ],
             verify_each=self.verify_each,
             instrumentations=self.instrumentations,
         )

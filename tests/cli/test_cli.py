@@ -145,14 +145,17 @@ def test_errors_exit_1_with_a_message(
     assert "Traceback" not in err
 
 
-def test_bench_dispatches_to_the_script(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_bench_runs_the_packaged_suite(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "bench_candidates", lambda: [tmp_path / "missing" / "backends.py"])
-    code, _, err = run(capsys, "bench", "--quick")
-    assert code == 1 and "alta bench runs benchmarks/backends.py, which is not there" in err
-    script = tmp_path / "backends.py"
-    script.write_text("import sys\nprint('args', sys.argv[1:])\nsys.exit(3)\n")
-    monkeypatch.setattr(cli, "bench_candidates", lambda: [script])
-    code, out, _ = run(capsys, "bench", "--quick", "-n", "2")
-    assert code == 3 and out == "args ['--quick', '-n', '2']\n"
+    from alta import bench
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(bench, "main", lambda argv: seen.append(argv) or 3)
+    code, _, _ = run(capsys, "bench", "--quick", "-n", "2")
+    assert code == 3 and seen == [["--quick", "-n", "2"]]
+
+
+def test_bench_help_names_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "bench", "--help")
+    assert code == 0 and out.startswith("usage: alta bench") and "--out" in out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 import alta
+from alta import errors
 from alta import lang as pb
 from alta.ir import symbolic
 
@@ -421,3 +422,13 @@ def test_qkv_with_position_vars_reads_the_left_neighbour() -> None:
 
     program = pb.program_spec(variables, heads, ffn, "y", input_range=4, position_range=4)
     assert alta.interpret(program, [3, 1, 2], max_layers=1) == [3, 3, 1]
+
+
+def test_numeric_var_bad_defaults_are_program_errors() -> None:
+    """A numerical default must be a float: None or a string is a ProgramError naming the
+    variable or the value, never a bare TypeError from float()."""
+    variables = {"x": pb.numeric_var(values=(0.0, 1.0), default=None), "t": pb.input_var(2)}
+    with pytest.raises(errors.ProgramError, match=r"variable 'x': .*float default"):
+        pb.program_spec(variables, {}, lambda z: None, output_name="x", input_range=2)
+    with pytest.raises(errors.ProgramError, match=r"numeric_var: the default 'x' is not a number"):
+        pb.numeric_var(default="x")
