@@ -23,6 +23,7 @@ LAYERS = [
     ["alta.model", "alta.compiler"],
     ["alta.programs", "alta.compat"],
     ["alta.traces"],
+    ["alta.learn"],
     ["alta.cli", "alta.demo", "alta"],
 ]
 
