@@ -71,21 +71,13 @@ def print_symbolic(program: symbolic.Program) -> str:
         decl = f"  var {sym('%', name)} : {_type(var.kind, size)}"
         if not isinstance(var, symbolic.CategoricalVar) and var.values is not None:
             decl += " {" + ", ".join(fmt(v) for v in var.values) + "}"
-        if name in program.head_outputs:
-            init = "head"
-        elif var.input_init_fn is not None:
-            init = (
-                "token["
-                + ", ".join(
-                    fmt(symbolic.normalise(var, var.input_init_fn(t)))
-                    for t in range(program.input_range)
-                )
-                + "]"
-            )
-        elif var.position_init_fn is not None:
+        source, table = symbolic.init_table(program, name)
+        if source == "token":
+            init = "token[" + ", ".join(fmt(v) for v in table) + "]"
+        elif source == "position":
             init = "position-init"
         else:
-            init = fmt(var.default)
+            init = "head" if source == "head" else fmt(var.default)
         lines.append(f"{decl} = {init}")
     for h in program.heads:
         lines.append("  " + head_text(h.output, h.query, h.key, h.value, h.relative_position_mask))
