@@ -5,6 +5,7 @@
     alta opt --list-passes          (or: alta passes)
     alta programs                   the library's program names
     alta trace PROGRAM --inputs FILE --out DIR    execution traces (`alta trace -h`)
+    alta data scan --split NAME --out DIR         SCAN from its grammar, as JSONL
     alta bench [ARGS...]            backend throughput (alta.bench; `alta bench --help`)
 
 PROGRAM is `module:attr` (a symbolic Program, or a zero-argument callable returning one)
@@ -35,6 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "bench":
         return _guard(lambda: bench(args[1:]))
+    if args and args[0] == "data":
+        from alta.data import cli as data_cli
+
+        return _guard(lambda: data_cli.main(args[1:]))
     if args and args[0] == "trace":
         from alta.traces import cli as trace_cli
 
@@ -112,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("programs", help="list the library's programs")
     pr.set_defaults(command="programs", func=programs_command)
 
+    sub.add_parser("data", help="offline data sets as JSONL (`alta data scan -h`)")
     sub.add_parser("trace", help="trace a file of inputs into sharded .npz (`alta trace -h`)")
     sub.add_parser("bench", help="backend throughput (`alta bench --help` for its options)")
     return parser

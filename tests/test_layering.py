@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent / "alta"
 #: Module name prefixes, by layer; the first match wins.
 LAYERS = [
     ["alta.errors"],
+    ["alta.data"],
     ["alta.inputs", "alta.ir"],
     ["alta.interp"],
     ["alta.lang"],
