@@ -104,7 +104,11 @@ def run_layer(
 def mlp_step(program: symbolic.Program) -> mlp.MLPStep:
     """The MLP of `program` as a callable over flat positions (rules or function)."""
     if isinstance(program.mlp, symbolic.RulesMLP):
-        return mlp.RuleTable(program)
+        # A table depends only on the (immutable) program: build it once per program.
+        if "rule_table" not in program.derived:
+            program.derived["rule_table"] = mlp.RuleTable(program)
+        table: mlp.RuleTable = program.derived["rule_table"]
+        return table
     return mlp.FunctionRunner(program)
 
 

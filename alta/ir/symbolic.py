@@ -149,6 +149,9 @@ class Program:
     # Derived once: the interpreter consults both on every layer.
     vars: Mapping[str, Var] = attrs.field(init=False, eq=False, repr=False)
     head_outputs: frozenset[str] = attrs.field(init=False, eq=False, repr=False)
+    #: What later stages derive from the program alone and keep with it (the
+    #: interpreter's rule table), so it is built once per program and dies with it.
+    derived: dict[str, Any] = attrs.field(init=False, factory=dict, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "vars", dict(self.variables))
