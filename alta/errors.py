@@ -69,3 +69,11 @@ class TraceError(AltaError):
 
 class UsageError(AltaError):
     """A command line names something that does not exist or cannot be used."""
+
+
+class LearnError(AltaError):
+    """Training, plugging in or loading a learned model cannot be done as asked."""
+
+
+class CheckpointError(LearnError):
+    """A checkpoint cannot be written or read (missing, not ours, or too new)."""
