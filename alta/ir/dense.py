@@ -171,6 +171,10 @@ class _Weights(dict):  # type: ignore[type-arg]
 
     __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle and deepcopy rebuild through `__init__`, not item by item."""
+        return (type(self), (dict(self),))
+
 
 def decode(slot: Slot, x: np.ndarray) -> np.ndarray:
     """Decode a slot of residual vectors [..., d] into raw values (-1 / NaN for None)."""

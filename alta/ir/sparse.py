@@ -154,6 +154,10 @@ class _FrozenDict(dict):  # type: ignore[type-arg]
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(tuple(self.items()))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle and deepcopy rebuild through the constructor, not item by item."""
+        return (type(self), (dict(self),))
+
 
 def fmt_value(value: Value) -> str:
     from alta.ir.symbolic import fmt_value as fmt
