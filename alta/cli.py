@@ -6,7 +6,7 @@
     alta programs                   the library's program names
     alta trace PROGRAM --inputs FILE --out DIR    execution traces (`alta trace -h`)
     alta data scan --split NAME --out DIR         SCAN from its grammar, as JSONL
-    alta bench [ARGS...]            backend throughput (alta.bench; `alta bench --help`)
+    alta bench [scan] [ARGS...]     backend throughput, or SCAN at scale (`alta bench -h`)
 
 PROGRAM is `module:attr` (a symbolic Program, or a zero-argument callable returning one)
 or the name of a library program (`alta programs`). FILE.alta is printed IR2 or IR3 (the
@@ -119,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("data", help="offline data sets as JSONL (`alta data scan -h`)")
     sub.add_parser("trace", help="trace a file of inputs into sharded .npz (`alta trace -h`)")
-    sub.add_parser("bench", help="backend throughput (`alta bench --help` for its options)")
+    sub.add_parser("bench", help="backend throughput; `alta bench scan`: SCAN at full scale")
     return parser
 
 
@@ -230,7 +230,7 @@ def programs_command(ns: argparse.Namespace) -> int:
 
 
 def bench(args: list[str]) -> int:
-    """Run the backend benchmark (alta.bench) with `args`."""
+    """Run a benchmark suite of alta.bench with `args`."""
     from alta import bench as suite
 
     try:

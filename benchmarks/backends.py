@@ -7,7 +7,7 @@ Writes benchmarks/results/backends-<device>[-quick].{md,json}.
 
 from pathlib import Path
 
-from alta import bench
+from alta.bench import backends as bench
 
 if __name__ == "__main__":
     raise SystemExit(
