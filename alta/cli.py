@@ -6,6 +6,7 @@
     alta programs                   the library's program names
     alta trace PROGRAM --inputs FILE --out DIR    execution traces (`alta trace -h`)
     alta data scan --split NAME --out DIR         SCAN from its grammar, as JSONL
+    alta experiment NAME [--quick] [--seeds N]    learnability experiments (`--list`)
     alta bench [scan] [ARGS...]     backend throughput, or SCAN at scale (`alta bench -h`)
 
 PROGRAM is `module:attr` (a symbolic Program, or a zero-argument callable returning one)
@@ -36,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "bench":
         return _guard(lambda: bench(args[1:]))
+    if args and args[0] == "experiment":
+        from alta.learn import cli as learn_cli
+
+        return _guard(lambda: learn_cli.main(args[1:]))
     if args and args[0] == "data":
         from alta.data import cli as data_cli
 
@@ -117,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("programs", help="list the library's programs")
     pr.set_defaults(command="programs", func=programs_command)
 
+    sub.add_parser("experiment", help="learnability experiments (`alta experiment --list`)")
     sub.add_parser("data", help="offline data sets as JSONL (`alta data scan -h`)")
     sub.add_parser("trace", help="trace a file of inputs into sharded .npz (`alta trace -h`)")
     sub.add_parser("bench", help="backend throughput; `alta bench scan`: SCAN at full scale")
