@@ -93,11 +93,11 @@ class CompiledModel:
         """Array in, array out: tokens [B, N] and lengths [B] (integer arrays) in, a
         `ModelRun` out. A sequence that has not halted is an error (see the class
         docstring) unless `allow_unhalted`."""
-        tokens, lengths = self._arrays(tokens, lengths)
-        limit = self._layers(max_layers)
+        tokens, lengths = self.check_arrays(tokens, lengths)
+        limit = self.layer_budget(max_layers)
         x, layers = self.executor.run(tokens, lengths, limit)
         x = np.asarray(x, dtype=np.float64)
-        halted = self._halted(x, lengths)
+        halted = self.halted(x, lengths)
         if not allow_unhalted and not halted.all():
             raise self._unhalted(halted, limit, max_layers)
         values = dense.decode(self.ir.readout.slot, x)
@@ -118,7 +118,7 @@ class CompiledModel:
         `max_layers` (else the model's, else the default cap) is the file's default."""
         from alta.backends import onnx_backend
 
-        limit = self._layers(max_layers, where="export_onnx")
+        limit = self.layer_budget(max_layers, where="export_onnx")
         onnx_backend.save(self.ir, path, max_layers=limit, **options)
 
     def pad(self, batch: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -135,7 +135,7 @@ class CompiledModel:
     def _name(self) -> str:
         return f"model '{self.ir.name}'"
 
-    def _arrays(self, tokens: Any, lengths: Any) -> tuple[np.ndarray, np.ndarray]:
+    def check_arrays(self, tokens: Any, lengths: Any) -> tuple[np.ndarray, np.ndarray]:
         """`run`'s arrays, checked: integers (never truncated floats), matching shapes,
         lengths within [0, N] and position_range, real tokens in input_range."""
         tokens, lengths = _integers(tokens, "tokens"), _integers(lengths, "lengths")
@@ -168,7 +168,9 @@ class CompiledModel:
         # Padding may hold anything; executors index embeddings with it, so make it 0.
         return np.where(valid, tokens, 0).astype(np.int64), lengths.astype(np.int64)
 
-    def _layers(self, max_layers: Any, where: str = "the call") -> int:
+    def layer_budget(self, max_layers: Any, where: str = "the call") -> int:
+        """How many layers a run may take: `max_layers`, else the model's, else the
+        default cap when the model halts by itself (an error when it does not)."""
         layers = checks.check_max_layers(max_layers)
         if layers is None:
             layers = self.max_layers
@@ -181,7 +183,8 @@ class CompiledModel:
             )
         return checks.DEFAULT_MAX_LAYERS
 
-    def _halted(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    def halted(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Per sequence, whether the final residual `x` passes the halting test."""
         test = self.ir.loop.halt
         if test is None:
             return np.ones(len(x), dtype=bool)

@@ -185,12 +185,22 @@ class AltaTransformer(nn.Module):
         self, x: torch.Tensor, biases: Sequence[torch.Tensor], packed: Sequence[Group]
     ) -> torch.Tensor:
         """One layer on every sequence: x + attention, stage by stage, then x + MLP(x)."""
+        return self.mlp_sublayer(self.attention_sublayers(x, biases, packed))
+
+    def attention_sublayers(
+        self, x: torch.Tensor, biases: Sequence[torch.Tensor], packed: Sequence[Group]
+    ) -> torch.Tensor:
+        """x after each attention stage adds its heads' outputs (the MLP's input)."""
         for stage in range(len(self.ir.loop.attention.stages)):
             update = torch.zeros_like(x)
             for bias, weights, group in zip(biases, packed, self.groups, strict=True):
                 if group.stage == stage:
                     update = update + self.attention(x, bias, weights, group)
             x = x + update
+        return x
+
+    def mlp_sublayer(self, x: torch.Tensor) -> torch.Tensor:
+        """x + MLP(x): the compiled MLP (a learned one replaces this, alta.learn.plugged)."""
         h = x.reshape(-1, x.shape[-1])
         for mlp in self.ir.loop.mlp.layers:
             h = torch.addmm(self.weight(mlp.b), h, self.weight(mlp.w))

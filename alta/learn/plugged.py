@@ -10,7 +10,6 @@ MLP may well never halt — it simply runs `max_layers` layers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -32,18 +31,7 @@ class _PluggedTransformer(torch_backend.AltaTransformer):
         # A plain attribute, not a submodule: `.to(float64)` must leave the net as trained.
         self.trained = mlp
 
-    def layer(
-        self,
-        x: torch.Tensor,
-        biases: Sequence[torch.Tensor],
-        packed: Sequence[torch_backend.Group],
-    ) -> torch.Tensor:
-        for stage in range(len(self.ir.loop.attention.stages)):
-            update = torch.zeros_like(x)
-            for bias, weights, group in zip(biases, packed, self.groups, strict=True):
-                if group.stage == stage:
-                    update = update + self.attention(x, bias, weights, group)
-            x = x + update
+    def mlp_sublayer(self, x: torch.Tensor) -> torch.Tensor:
         return self.trained.apply(x)  # type: ignore[no-any-return]
 
 
@@ -85,13 +73,13 @@ class PluggedModel:
         """Tokens [B, N] and lengths [B] (integer arrays, checked as `CompiledModel.run`
         checks them) in; raw output values, layers run and whether each sequence halted
         out (`layers` is the budget for one that did not)."""
-        tokens, lengths = self.model._arrays(tokens, lengths)
+        tokens, lengths = self.model.check_arrays(tokens, lengths)
         limit = self._layers(max_layers)
         with torch.inference_mode():
             x, layers = self.torch(torch.from_numpy(tokens), torch.from_numpy(lengths), limit)
         x_np = x.numpy()
         values = dense.decode(self.ir.readout.slot, x_np)
-        return ModelRun(values, layers.numpy(), self.model._halted(x_np, lengths))
+        return ModelRun(values, layers.numpy(), self.model.halted(x_np, lengths))
 
     def residuals(self, inputs: Any, layers: int) -> np.ndarray:
         """Residual streams after the embedding and each layer, [layers + 1, B, N, d]
@@ -105,15 +93,9 @@ class PluggedModel:
         return out.numpy()  # type: ignore[no-any-return]
 
     def _layers(self, max_layers: Any) -> int:
-        for limit in (checks.check_max_layers(max_layers), self.max_layers, self.model.max_layers):
-            if limit is not None:
-                return limit
-        if self.ir.loop.halt is None:
-            raise LearnError(
-                f"model '{self.ir.name}' has no halt test: pass max_layers=N to say how many "
-                "layers to run"
-            )
-        return checks.DEFAULT_MAX_LAYERS
+        """The call's budget, else this model's, else the compiled model's rule."""
+        given = checks.check_max_layers(max_layers)
+        return self.model.layer_budget(given if given is not None else self.max_layers)
 
 
 def _decode_row(ir: dense.Module, row: np.ndarray) -> list[Any]:

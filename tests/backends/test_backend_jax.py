@@ -64,7 +64,7 @@ def test_layers_and_residuals_match_numpy(name: str) -> None:
     _, inputs, _, model, reference = _case(name)
     few = [*inputs[:N_RESIDUAL], min(inputs, key=len)]
     tokens, lengths = model.pad(few)
-    limit = model._layers(None)
+    limit = model.layer_budget(None)
     x, ran = model.executor.run(tokens, lengths, limit)
     x_ref, ran_ref = reference.run(tokens, lengths, limit)
     np.testing.assert_array_equal(ran, ran_ref)
