@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from alta import lang
@@ -12,7 +13,16 @@ from alta.errors import AltaError, CompileWarning
 from alta.interp import interpret
 from alta.ir.symbolic import Program
 
-__all__ = ["AltaError", "CompileWarning", "Program", "compile", "interpret", "lang", "trace"]
+__all__ = [
+    "AltaError",
+    "CompileWarning",
+    "Program",
+    "compile",
+    "interpret",
+    "lang",
+    "load",
+    "trace",
+]
 __version__ = "0.1.0"
 
 
@@ -29,3 +39,17 @@ def trace(program: Program, inputs: Any, max_layers: int | None = None, **option
     from alta import traces
 
     return traces.trace(program, inputs, max_layers, **options)
+
+
+def load(path: str | os.PathLike[str], backend: str = "numpy", **options: Any) -> Any:
+    """The `CompiledModel` that `model.save(path)` wrote, built with `backend` and its
+    options (dtype, device, ...): it gives the saved model's outputs (docs/saved-models.md)."""
+    from alta import compiler, saved
+    from alta.backends import base
+    from alta.model import CompiledModel
+
+    module, header = saved.read(path)
+    executor = base.get(backend).build(module, **options)
+    stats = compiler.statistics(module, None)
+    stats["rules"] = header.stats.get("rules")
+    return CompiledModel(ir=module, backend=backend, executor=executor, stats=stats)

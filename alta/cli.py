@@ -1,5 +1,8 @@
 """The `alta` command line.
 
+    alta run PROGRAM --input "2 1 0 1" [--input ...] [--backend B] [--trace] [--max-layers N]
+    alta compile PROGRAM -o model.alta [--backend B] [--pipeline P] [--max-layers N]
+    alta export PROGRAM|model.alta -o model.onnx [--max-layers N] [--opset N]
     alta opt PROGRAM [--pass-pipeline=TEXT] [--emit symbolic|sparse|dense] [flags...]
     alta opt FILE.alta [--pass-pipeline=TEXT] [...]
     alta opt --list-passes          (or: alta passes)
@@ -8,11 +11,13 @@
     alta data scan --split NAME --out DIR         SCAN from its grammar, as JSONL
     alta experiment NAME [--quick] [--seeds N]    learnability experiments (`--list`)
     alta bench [scan] [ARGS...]     backend throughput, or SCAN at scale (`alta bench -h`)
+    alta --version
 
-PROGRAM is `module:attr` (a symbolic Program, or a zero-argument callable returning one)
-or the name of a library program (`alta programs`). FILE.alta is printed IR2 or IR3 (the
-text `alta opt` prints, see alta.ir.parser); IR3 text needs its weights beside it, in
-FILE.npz. The pipeline then starts at that level; without --pass-pipeline it is the part
+PROGRAM is `module:attr` or `path/to/file.py:attr` (a symbolic Program, or a zero-argument
+callable returning one) or the name of a library program (`alta programs`); `run` and
+`export` take a saved model (FILE.alta) too. FILE.alta is printed IR2 or IR3 (the text
+`alta opt` prints, see alta.ir.parser) or a saved model (docs/saved-models.md); IR3 text
+needs its weights beside it, in FILE.safetensors or FILE.npz. The pipeline then starts at that level; without --pass-pipeline it is the part
 of the default pipeline that starts there. The final IR goes to stdout; IR dumps,
 statistics and timings go to stderr. An alta error prints its message and exits 1.
 """
@@ -20,12 +25,13 @@ statistics and timings go to stderr. An alta error prints its message and exits 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from alta import passes
+from alta import __version__, cli_commands, passes
+from alta.cli_commands import default_pipeline, is_ir_file, load_ir
 from alta.errors import AltaError, UsageError
 from alta.passes import instrument
 from alta.programs.spec import import_module as _import
@@ -63,12 +69,17 @@ def _guard(action: Any) -> int:
     except AltaError as exc:
         print(f"alta: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `alta run ... | head`: the reader has gone, so stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alta", description=__doc__.splitlines()[0])
     parser.set_defaults(command=None)
+    parser.add_argument("--version", action="version", version=f"alta {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    cli_commands.add_commands(sub)
 
     opt = sub.add_parser("opt", help="run a pass pipeline on a program and print the IR")
     opt.set_defaults(command="opt", func=opt_command)
@@ -172,48 +183,6 @@ def opt_command(ns: argparse.Namespace) -> int:
     module = pm.run(program)
     sys.stdout.write(f"{module}\n")
     return 0
-
-
-def default_pipeline(level: str) -> str:
-    """The part of the default pipeline that starts at IR `level` (from its first pass that
-    takes that level)."""
-    from alta.passes import pipeline
-
-    default = passes.parse(passes.DEFAULT_PIPELINE, "symbolic")
-    before = ["symbolic", *pipeline.levels_along(default, "symbolic")]
-    start = before.index(level) if level in before[:-1] else len(default)
-    return passes.print_pipeline(default[start:])
-
-
-def is_ir_file(spec: str) -> bool:
-    """Whether PROGRAM names a file of printed IR (by its `.alta` suffix)."""
-    return spec.endswith(".alta")
-
-
-def load_ir(spec: str) -> Any:
-    """Parse the IR2 or IR3 text in file `spec`; IR3 takes its weights from the .npz beside it."""
-    from alta.ir import parser
-
-    path = Path(spec)
-    if not path.is_file():
-        raise UsageError(f"IR file '{spec}' does not exist")
-    text = path.read_text(encoding="utf-8")
-    if parser.header_level(text) != "dense":
-        return parser.parse(text)
-    weights_path = path.with_suffix(".npz")
-    if not weights_path.is_file():
-        raise UsageError(
-            f"'{spec}' holds alta.dense (IR3), whose weights are not part of the text; put "
-            f"them beside it as '{weights_path}' (np.savez(path, **module.weights))"
-        )
-    import numpy as np
-
-    try:
-        with np.load(weights_path, allow_pickle=False) as npz:
-            weights = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read the weights '{weights_path}': {exc}") from None
-    return parser.parse(text, weights)
 
 
 def _check_print_names(pm: passes.PassManager, *lists: str) -> None:

@@ -77,3 +77,7 @@ class LearnError(AltaError):
 
 class CheckpointError(LearnError):
     """A checkpoint cannot be written or read (missing, not ours, or too new)."""
+
+
+class SavedModelError(AltaError):
+    """A saved model cannot be written or read (missing, corrupted, or too new)."""

@@ -7,6 +7,7 @@ and decodes the readout slot into Python values, so a backend only has to run te
 
 from __future__ import annotations
 
+import os
 from typing import Any, NamedTuple
 
 import attrs
@@ -14,7 +15,7 @@ import numpy as np
 
 from alta import inputs as checks
 from alta.backends import base
-from alta.errors import InputError, InterpreterError
+from alta.errors import BackendError, InputError, InterpreterError
 from alta.ir import dense, sparse
 
 #: How many unhalted sequences an error names before it says "and N more".
@@ -79,8 +80,13 @@ class CompiledModel:
         single, batch = checks.as_batch(inputs)
         tokens, lengths = self._pad(batch)
         values = self.run(tokens, lengths, max_layers, allow_unhalted=allow_unhalted).values
-        outputs = [self._decode_row(row[:n]) for row, n in zip(values, lengths, strict=True)]
+        outputs = self.decode(values, lengths)
         return outputs[0] if single else outputs
+
+    def decode(self, values: np.ndarray, lengths: np.ndarray) -> list[list[Any]]:
+        """`ModelRun.values` as Python values, one list per sequence (what `model(...)`
+        returns), for callers of `run` that want the layer counts too."""
+        return [self._decode_row(row[:n]) for row, n in zip(values, lengths, strict=True)]
 
     def run(
         self,
@@ -113,13 +119,34 @@ class CompiledModel:
         tokens, lengths = self.pad(inputs)
         return np.asarray(self.executor.residuals(tokens, lengths, int(layers)), dtype=np.float64)
 
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model as `path` (NAME.alta: its printed IR3, versioned) and its weights
+        beside it (NAME.safetensors); `alta.load(path)` gives it back (docs/saved-models.md)."""
+        from alta import saved
+
+        saved.save(path, self.ir, self.stats)
+
+    def __repr__(self) -> str:
+        """One line: the IR (`model.ir`) prints the whole model."""
+        s = self.stats
+        halt = "halt" if self.ir.loop.halt is not None else "no halt"
+        return (
+            f"CompiledModel('{self.ir.name}', backend={self.backend!r}, "
+            f"d_model={self.ir.d_model}, heads={len(self.ir.loop.attention.heads)}, "
+            f"mlp={list(self.ir.mlp_widths)}, rules={s.get('rules')}, "
+            f"params={s.get('params')}, max_layers={self.max_layers}, {halt})"
+        )
+
     def export_onnx(self, path: str, max_layers: int | None = None, **options: Any) -> None:
         """Write the model as ONNX (the layer loop as an ONNX Loop), from any backend;
         `max_layers` (else the model's, else the default cap) is the file's default."""
         from alta.backends import onnx_backend
 
         limit = self.layer_budget(max_layers, where="export_onnx")
-        onnx_backend.save(self.ir, path, max_layers=limit, **options)
+        try:
+            onnx_backend.save(self.ir, path, max_layers=limit, **options)
+        except OSError as exc:
+            raise BackendError(f"cannot write the ONNX file '{path}': {exc}") from None
 
     def pad(self, batch: Any) -> tuple[np.ndarray, np.ndarray]:
         """Check a batch as the interpreter does (one sequence is a batch of one); tokens

@@ -21,7 +21,7 @@ LAYERS = [
     ["alta.lang"],
     ["alta.passes"],
     ["alta.backends"],
-    ["alta.model", "alta.compiler"],
+    ["alta.model", "alta.compiler", "alta.saved"],
     ["alta.programs", "alta.compat"],
     ["alta.traces"],
     ["alta.learn"],

@@ -1,11 +1,15 @@
-"""What a command line's PROGRAM names: a library program, or `module:attr` (a Program,
-or a zero-argument function returning one). Shared by every `alta` command."""
+"""What a command line's PROGRAM names: a library program, `module:attr` or
+`path/to/file.py:attr` (a Program, or a zero-argument function returning one). Shared by
+every `alta` command."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import inspect
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from alta.errors import UsageError
@@ -24,10 +28,15 @@ def load_program(spec: str) -> tuple[symbolic.Program, int | None]:
             )
         case = programs.get(spec)
         return case.build(), case.max_layers
-    module_name, _, attr = spec.partition(":")
+    module_name, _, attr = spec.rpartition(":")
     if not module_name or not attr:
-        raise UsageError(f"program '{spec}' must look like module:function")
-    module = import_module(module_name, f"program '{spec}'")
+        raise UsageError(
+            f"program '{spec}' must look like module:function or path/to/file.py:function"
+        )
+    if is_path(module_name):
+        module = import_file(module_name, f"program '{spec}'")
+    else:
+        module = import_module(module_name, f"program '{spec}'")
     target: Any = module
     for part in attr.split("."):
         if not hasattr(target, part):
@@ -51,12 +60,44 @@ def import_module(module_name: str, what: str) -> Any:
         raise
 
 
+def is_path(module_name: str) -> bool:
+    """Whether the part before the colon names a file rather than a module."""
+    return module_name.endswith(".py") or "/" in module_name or os.sep in module_name
+
+
+def import_file(file_name: str, what: str) -> Any:
+    """Import a Python file by its path, under a name of its own (as `runpy` would)."""
+    path = Path(file_name)
+    if not path.is_file():
+        raise UsageError(f"{what}: file '{file_name}' does not exist")
+    name = f"_alta_program_{abs(hash(str(path.resolve())))}"
+    loader_spec = importlib.util.spec_from_file_location(name, path)
+    if loader_spec is None or loader_spec.loader is None:
+        raise UsageError(f"{what}: '{file_name}' is not a Python file")
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[name] = module  # so that dataclasses and pickle can find it
+    try:
+        loader_spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        del sys.modules[name]
+        raise UsageError(f"{what}: '{file_name}' is not valid Python: {exc}") from None
+    return module
+
+
 def _call(spec: str, target: Any) -> symbolic.Program:
     if not callable(target):
         raise UsageError(
             f"program '{spec}' is {target!r} (a {type(target).__name__}), not a "
             "Program or a function returning one"
         )
+    try:
+        inspect.signature(target).bind()
+    except TypeError:
+        raise UsageError(
+            f"program '{spec}' takes arguments; name a function that takes none"
+        ) from None
+    except ValueError:  # no signature to inspect (a builtin): just call it
+        pass
     program = target()
     if not isinstance(program, symbolic.Program):
         raise UsageError(
