@@ -9,6 +9,7 @@
     alta programs                   the library's program names
     alta trace PROGRAM --inputs FILE --out DIR    execution traces (`alta trace -h`)
     alta data scan --split NAME --out DIR         SCAN from its grammar, as JSONL
+    alta show PROGRAM --input "2 1 0" --out DIR   pictures of one run, as HTML
     alta experiment NAME [--quick] [--seeds N]    learnability experiments (`--list`)
     alta bench [scan] [ARGS...]     backend throughput, or SCAN at scale (`alta bench -h`)
     alta --version
@@ -55,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from alta.traces import cli as trace_cli
 
         return _guard(lambda: trace_cli.main(args[1:]))
+    if args and args[0] == "show":
+        from alta.show import cli as show_cli
+
+        return _guard(lambda: show_cli.main(args[1:]))
     parser = _parser()
     ns = parser.parse_args(args)
     if ns.command is None:
@@ -136,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("experiment", help="learnability experiments (`alta experiment --list`)")
     sub.add_parser("data", help="offline data sets as JSONL (`alta data scan -h`)")
     sub.add_parser("trace", help="trace a file of inputs into sharded .npz (`alta trace -h`)")
+    sub.add_parser("show", help="an HTML page of pictures of one input's run (`alta show -h`)")
     sub.add_parser("bench", help="backend throughput; `alta bench scan`: SCAN at full scale")
     return parser
 

@@ -119,6 +119,21 @@ class CompiledModel:
         tokens, lengths = self.pad(inputs)
         return np.asarray(self.executor.residuals(tokens, lengths, int(layers)), dtype=np.float64)
 
+    def show(
+        self,
+        inputs: Any,
+        layer: int | None = None,
+        *,
+        program: Any = None,
+        max_layers: int | None = None,
+    ) -> Any:
+        """A matplotlib Figure of one input's run, one layer (default: the last): residual
+        heatmap, attention, decoded values; `program` (the IR1) adds the interpreter's
+        values beside them. Needs the `viz` extra; `alta show` draws every layer."""
+        from alta.show import figures, views
+
+        return figures.figure(views.view(self, inputs, program, max_layers), layer)
+
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model as `path` (NAME.alta: its printed IR3, versioned) and its weights
         beside it (NAME.safetensors); `alta.load(path)` gives it back (docs/saved-models.md)."""

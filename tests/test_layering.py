@@ -16,16 +16,19 @@ ROOT = Path(__file__).resolve().parent.parent / "alta"
 LAYERS = [
     ["alta.errors"],
     ["alta.data"],
-    ["alta.inputs", "alta.ir"],
+    ["alta.inputs", "alta.progress", "alta.ir"],
     ["alta.interp"],
     ["alta.lang"],
     ["alta.passes"],
     ["alta.backends"],
+    # Pictures (alta/show/__init__.py): the drawing sits below the model, which offers
+    # `model.show`; the package itself and its command line sit with the command line.
+    ["alta.show.views", "alta.show.figures", "alta.show.page"],
     ["alta.model", "alta.compiler", "alta.saved"],
     ["alta.programs", "alta.compat"],
     ["alta.traces"],
     ["alta.learn"],
-    ["alta.cli", "alta.demo", "alta"],
+    ["alta.cli", "alta.demo", "alta.show", "alta"],
 ]
 
 #: Lazy imports that close a cycle on purpose: an IR's `__str__` prints it with the
