@@ -24,6 +24,7 @@ _MODULES = {
     "parity": "alta.learn.experiments.parity",
     "addition": "alta.learn.experiments.addition",
     "minimality": "alta.learn.experiments.minimality",
+    "scan-length": "alta.learn.experiments.scan_length",
 }
 
 
