@@ -270,14 +270,29 @@ def _row(values: list[Any]) -> str:
 
 
 def compile_command(ns: argparse.Namespace) -> int:
+    import time
+
+    from alta import saved
+
     target = resolve(ns.program, ns.backend)
+    start = time.perf_counter()
     model = compiled(
         target, ns.backend, pipeline=ns.pipeline, max_layers=ns.max_layers, strict=ns.strict
     )
-    from alta import saved
-
+    seconds = time.perf_counter() - start
     weights = saved.save(ns.output, model.ir, model.stats)
     print(f"wrote {ns.output} and {weights}: {model!r}", file=sys.stderr)
+    s = model.stats
+    sizes = [
+        f"{s['rules']:,} rules" if s.get("rules") is not None else None,
+        f"d_model {model.ir.d_model}",
+        f"mlp {list(model.ir.mlp_widths)}",
+        f"{len(model.ir.loop.attention.heads)} heads",
+        f"{s['params']:,} params" if s.get("params") is not None else None,
+        f"{s['nonzeros']:,} nonzero" if s.get("nonzeros") is not None else None,
+    ]
+    summary = ", ".join(part for part in sizes if part)
+    print(f"compiled '{model.ir.name}' in {seconds:.1f} s: {summary}", file=sys.stderr)
     return 0
 
 

@@ -81,9 +81,6 @@ class OnnxBackend(base.Backend):
             import onnxruntime as ort
 
             session_options = ort.SessionOptions()
-            # Quiet the load-time warnings about the `max_layers` input having a default
-            # and about the zero biases the lean graph does not read.
-            session_options.log_severity_level = 3
         if options.intra_op_num_threads is not None:
             session_options.intra_op_num_threads = options.intra_op_num_threads
         executor = OnnxExecutor(module, options.dtype, chosen, session_options, options.opset)

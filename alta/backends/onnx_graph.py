@@ -3,8 +3,8 @@
 The graph computes exactly the program of `alta.ir.dense`'s docstring:
 
     inputs   tokens int64 [batch, seq], lengths int64 [batch],
-             max_layers int64 [] (an overridable initializer: its stored value is the
-             default, and a feed replaces it, so one file serves any layer limit)
+             max_layers optional(int64 []) (optional: without a feed the model runs
+             the stored default, so one file serves any layer limit; docs/onnx.md)
     outputs  residual [batch, seq, d_model] (float32 or float64), layers int64 [batch]
              (the layers run until a sequence halted; max_layers if it did not halt),
              output [batch, seq]: the decoded readout slot, int64 with -1 for None
@@ -24,8 +24,8 @@ every layer's stream as a scan output.
 Softmax is written out, with weights under exp(-80) dropped (see `_GraphBuilder.attend`).
 Weights are initializers under their IR3 names; helper values are named `alta/...`.
 lean=True (what the onnx backend runs) skips adding all-zero biases (faster, see
-benchmarks/README.md); the biases stay initializers, which onnxruntime then warns about
-and drops. Exported files are not lean.
+benchmarks/README.md) and leaves out the initializers nothing reads (onnxruntime would
+warn about each). Exported files are not lean.
 """
 
 from __future__ import annotations
@@ -43,6 +43,12 @@ from alta.ir import dense, sparse
 #: opset allows, so older onnxruntime releases load it too (versions: benchmarks/README.md).
 OPSET = 17
 _I64, _BOOL = TensorProto.INT64, TensorProto.BOOL
+#: `max_layers` is an optional input: a run that feeds none runs the default stored in
+#: the initializer named MAX_LAYERS_DEFAULT (also the model property `alta.max_layers`). An
+#: initializer that is also a graph input would say the same, but onnxruntime warns
+#: about that on every session it opens.
+_OPTIONAL_I64 = helper.make_optional_type_proto(helper.make_tensor_type_proto(_I64, []))
+MAX_LAYERS_DEFAULT = "alta/default_max_layers"
 #: Softmax weights below exp(_CUTOFF) are taken as 0 (see `_GraphBuilder.attend`).
 _CUTOFF = -80.0
 _FLOOR = float(np.exp(_CUTOFF)) * 1.001  # above Exp(_CUTOFF) whatever the rounding
@@ -71,12 +77,24 @@ def to_onnx(
         model,
         {
             "alta.module": module.name,
+            "alta.max_layers": str(max_layers),
             "alta.readout.var": slot.var,
             "alta.readout.kind": slot.kind,
             "alta.readout.values": json.dumps([_jsonable(v) for v in slot.values], default=str),
         },
     )
     return model
+
+
+def _used_names(nodes: list[onnx.NodeProto]) -> set[str]:
+    """Every value name the nodes read, in their subgraphs (Loop and If bodies) too."""
+    used: set[str] = set()
+    for node in nodes:
+        used.update(node.input)
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                used |= _used_names(list(attr.g.node))
+    return used
 
 
 def _jsonable(value: Any) -> Any:
@@ -160,10 +178,10 @@ class _GraphBuilder:
         inputs = [
             helper.make_tensor_value_info("tokens", _I64, ["batch", "seq"]),
             helper.make_tensor_value_info("lengths", _I64, ["batch"]),
-            helper.make_tensor_value_info("max_layers", _I64, []),
+            helper.make_value_info("max_layers", _OPTIONAL_I64),
         ]
         self.initializers.append(
-            numpy_helper.from_array(np.asarray(max_layers, dtype=np.int64), "max_layers")
+            numpy_helper.from_array(np.asarray(max_layers, dtype=np.int64), MAX_LAYERS_DEFAULT)
         )
         x0 = self.prologue()
         final = self.loop(x0)
@@ -184,12 +202,16 @@ class _GraphBuilder:
         for info, name in zip(outputs, names, strict=True):
             self.nodes.append(helper.make_node("Identity", [info.name], [name]))
             info.name = name
+        initializers = self.initializers
+        if self.lean:  # what the graph does not read would only make onnxruntime warn
+            used = _used_names(self.nodes)
+            initializers = [init for init in initializers if init.name in used]
         return helper.make_graph(
             self.nodes,
             module.name or "alta",
             inputs,
             outputs,
-            initializer=self.initializers,
+            initializer=initializers,
             doc_string=__doc__,
         )
 
@@ -276,7 +298,7 @@ class _GraphBuilder:
             cond0 = self.const(True, np.bool_)
         else:
             cond0 = self.op("Greater", self.op("Size", "lengths"), self.const(0, np.int64))
-        trips = self.op("Max", "max_layers", self.const(0, np.int64), hint="trips")
+        trips = self.op("Max", self.layer_limit(), self.const(0, np.int64), hint="trips")
         result = {k: self.fresh(k) for k in ("x", "layers", "active", "scan")}
         loop_out = [result["x"], result["layers"], result["active"]]
         if self.residuals:
@@ -295,6 +317,23 @@ class _GraphBuilder:
             result["halted"] = self.op("Not", self.running(result["x"], self.valid))
             result["layers"] = self.op("Where", result["halted"], ran, trips, hint="layers")
         return result
+
+    def layer_limit(self) -> str:
+        """The `max_layers` feed, or the stored default where the caller gives none."""
+        fed = helper.make_graph(
+            [helper.make_node("OptionalGetElement", ["max_layers"], ["fed"])],
+            "max_layers_fed",
+            [],
+            [helper.make_tensor_value_info("fed", _I64, [])],
+        )
+        default = helper.make_graph(
+            [helper.make_node("Identity", [MAX_LAYERS_DEFAULT], ["default"])],
+            "max_layers_default",
+            [],
+            [helper.make_tensor_value_info("default", _I64, [])],
+        )
+        given = self.op("OptionalHasElement", "max_layers", hint="max_layers_given")
+        return self.op("If", given, then_branch=fed, else_branch=default, hint="max_layers")
 
     def layer(self, x: str, valid: str) -> str:
         """One layer for a batch of running sequences: each attention stage on the x the

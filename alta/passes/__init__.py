@@ -61,8 +61,8 @@ __all__ = [
 
 #: The pipeline `alta.compile` and `alta opt` run unless told otherwise.
 DEFAULT_PIPELINE = (
-    "lower-symbolic-to-sparse,canonicalize,fixpoint(minimize-rules,prune-values),dce,"
-    "canonicalize,lower-sparse-to-dense,prune-mlp-units"
+    "lower-symbolic-to-sparse{merge-copies=true},canonicalize,merge-equal-variables,"
+    "fixpoint(minimize-rules,prune-values),dce,canonicalize,lower-sparse-to-dense,prune-mlp-units"
 )
 
 

@@ -38,6 +38,7 @@ BUILTIN: dict[str, str] = {
     "canonicalize": "alta.passes.canonicalize:CanonicalizePass",
     "dce": "alta.passes.dce:DeadCodeEliminationPass",
     "lower-symbolic-to-sparse": "alta.passes.lower_symbolic_to_sparse:LowerSymbolicToSparsePass",
+    "merge-equal-variables": "alta.passes.merge_equal_variables:MergeEqualVariablesPass",
     "minimize-rules": "alta.passes.minimize_rules:MinimizeRulesPass",
     "prune-values": "alta.passes.prune_values:PruneValuesPass",
     "lower-sparse-to-dense": "alta.passes.lower_sparse_to_dense:LowerSparseToDensePass",

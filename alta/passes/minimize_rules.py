@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import attrs
 
+from alta import progress
 from alta.interp import sparse as interp_sparse
 from alta.ir import analysis, sparse, symbolic
 from alta.ir.types import Level
@@ -81,12 +82,15 @@ def fired_rules(
 def minimize(module: sparse.Module) -> tuple[sparse.Rule, ...]:
     reach = analysis.reachable_values(module)
     rules = tuple(dict.fromkeys(r for r in module.rules if _useful(r, reach)))
-    while True:
-        new = _drop_full_atoms(_merge(rules), reach)
-        new = tuple(dict.fromkeys(new))
-        if new == rules:
-            return rules
-        rules = new
+    # A large rule set takes seconds; past one, a bar counts the rules merged away.
+    with progress.task(f"minimize-rules: {len(module.rules)} rules", len(module.rules)) as bar:
+        bar.advance(len(module.rules) - len(rules))
+        while True:
+            new = _drop_full_atoms(_merge(rules, bar), reach)
+            new = tuple(dict.fromkeys(new))
+            if new == rules:
+                return rules
+            rules = new
 
 
 def _useful(rule: sparse.Rule, reach: analysis.Reachable) -> bool:
@@ -95,8 +99,11 @@ def _useful(rule: sparse.Rule, reach: analysis.Reachable) -> bool:
     return bool(rule.allows(rule.var, reach[rule.var]) - {rule.new})
 
 
-def _merge(rules: tuple[sparse.Rule, ...]) -> tuple[sparse.Rule, ...]:
+def _merge(
+    rules: tuple[sparse.Rule, ...], bar: progress.Bar | None = None
+) -> tuple[sparse.Rule, ...]:
     """Merge rules that agree on everything but the values of one atom."""
+    bar = bar or progress.Bar("", None, 0.0, live=False)
     changed = True
     while changed:
         changed = False
@@ -114,6 +121,7 @@ def _merge(rules: tuple[sparse.Rule, ...]) -> tuple[sparse.Rule, ...]:
         for members in groups.values():
             merged = _merge_group([rules[i] for i in members])
             changed |= len(merged) < len(members)
+            bar.advance(len(members) - len(merged))
             out.extend(merged)
         rules = tuple(out)
     return rules

@@ -17,6 +17,12 @@ does not depend on it: its rules are hoisted above the branch (no atom for it), 
 gets the branch's atom. So parity's step gives 3 rules, not the 15,000 of the full product,
 and rules writing one variable stay pairwise disjoint. A hoisted-over variable was read,
 so where it is None the interpreter raises: like `dont_care_none` states, a don't-care.
+
+The rules equal the function in every state, reachable or not, unless `merge-copies=true`
+(the default pipeline sets it): then variables that start from the same table and that
+the function never writes are read as the first of them (`input_copies`), so k copies of
+the token cost the paths of one, not the product of k; the rules then agree with the
+function where the copies are equal, which is every reachable state.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any, ClassVar
 
 import attrs
 
+from alta import progress
 from alta.errors import (
     CompileError,
     CompileWarning,
@@ -62,9 +69,13 @@ class LowerSymbolicToSparsePass(base.Pass):
     input_level: ClassVar[Level] = Level.SYMBOLIC
     output_level: ClassVar[Level] = Level.SPARSE
     lazy: bool = True
+    merge_copies: bool = attrs.field(
+        default=False,
+        metadata={"help": "read unwritten copies of a variable as it (reachable states only)"},
+    )
 
     def run(self, module: symbolic.Program) -> sparse.Module:
-        result, notes = lower_with_notes(module, lazy=self.lazy)
+        result, notes = lower_with_notes(module, lazy=self.lazy, merge_copies=self.merge_copies)
         ctx = context.current()
         ctx.record("rules", len(result.rules))
         ctx.record("variables", len(result.variables))
@@ -79,7 +90,7 @@ def lower(program: symbolic.Program, *, lazy: bool = True) -> sparse.Module:
 
 
 def lower_with_notes(
-    program: symbolic.Program, *, lazy: bool = True
+    program: symbolic.Program, *, lazy: bool = True, merge_copies: bool = False
 ) -> tuple[sparse.Module, tuple[str, ...]]:
     """The lowered module, and what the lowering dropped or could not prove as
     statistic lines (each also gave a `CompileWarning`)."""
@@ -87,7 +98,7 @@ def lower_with_notes(
     for _ in range(8):
         domains = domain_inference.domains(program, written)
         dropped = Dropped()
-        rules = _rules(program, domains, lazy, dropped)
+        rules = _rules(program, domains, lazy, dropped, merge_copies)
         grown = _numeric_writes(program, rules)
         if all(vals <= written.get(n, set()) for n, vals in grown.items()):
             break
@@ -133,9 +144,13 @@ class Dropped:
 
     ill_typed: list[str] = attrs.field(factory=list)
     raising: list[str] = attrs.field(factory=list)
+    #: Not dropped but noted with them: copies of a variable explored as that variable.
+    copies: int = 0
 
     def lines(self) -> tuple[str, ...]:
         out = []
+        if self.copies:
+            out.append(f"read {self.copies} unwritten copy variable(s) as their original")
         if self.ill_typed:
             out.append(f"dropped {len(self.ill_typed)} ill-typed rule(s) or path(s)")
         if self.raising:
@@ -192,6 +207,7 @@ def _rules(
     domains: dict[str, tuple[Any, ...]],
     lazy: bool,
     dropped: Dropped,
+    merge_copies: bool = False,
 ) -> list[sparse.Rule]:
     if isinstance(program.mlp, symbolic.RulesMLP):
         variables = program.vars
@@ -203,18 +219,66 @@ def _rules(
             else:
                 rules.append(_from_rule(rule))
         return rules
+    written: set[str] = set()
+    while True:
+        aliases = input_copies(program, domains, written) if merge_copies else {}
+        rules = _explore_function(program, domains, lazy, dropped, aliases)
+        now = {rule.var for rule in rules}
+        if not now & (set(aliases) | set(aliases.values())):
+            dropped.copies = len(aliases)
+            return rules
+        written |= now  # a copy is written after all: explore it as itself
+
+
+def input_copies(
+    program: symbolic.Program, domains: dict[str, tuple[Any, ...]], written: set[str]
+) -> dict[str, str]:
+    """Variables that start from the same table (token, position or constant) with the
+    same domain, and that the function may not write, each -> the first of its group.
+
+    Exploring reads of a copy as reads of the first (one branch, not the product of
+    all) is sound when the rules found that way write no member of a group: then every
+    member keeps its initial value, and the members are equal in every reachable state,
+    which is where the function was assumed to see equal values (merge-equal-variables
+    proves the same at IR2). `_rules` checks that and explores again without the groups
+    it wrote."""
+    groups: dict[Any, list[str]] = {}
+    for name, var in program.variables:
+        if name in program.head_outputs or name in written:
+            continue
+        key = (var.kind, domains[name], _init(program, name, var), _range(var))
+        groups.setdefault(key, []).append(name)
+    return {n: names[0] for names in groups.values() for n in names[1:]}
+
+
+def _range(var: symbolic.Var) -> int:
+    return var.range if isinstance(var, symbolic.CategoricalVar | symbolic.SetVar) else 0
+
+
+def _explore_function(
+    program: symbolic.Program,
+    domains: dict[str, tuple[Any, ...]],
+    lazy: bool,
+    dropped: Dropped,
+    aliases: dict[str, str],
+) -> list[sparse.Rule]:
+    assert isinstance(program.mlp, symbolic.FunctionMLP)
     if lazy and may_defer(program.mlp.fn):
         try:
-            return _explore(program, domains, True, dropped)
+            return _explore(program, domains, True, dropped, aliases)
         except Fallback:
             pass
-    return _explore(program, domains, False, dropped)
+    return _explore(program, domains, False, dropped, aliases)
 
 
 def _explore(
-    program: symbolic.Program, domains: dict[str, tuple[Any, ...]], lazy: bool, dropped: Dropped
+    program: symbolic.Program,
+    domains: dict[str, tuple[Any, ...]],
+    lazy: bool,
+    dropped: Dropped,
+    aliases: dict[str, str],
 ) -> list[sparse.Rule]:
-    explorer = _Explorer(program, domains, lazy=lazy)
+    explorer = _Explorer(program, domains, lazy=lazy, aliases=aliases)
     rules = explorer.rules()
     dropped.ill_typed[:], dropped.raising[:] = explorer.ill_typed, explorer.raising
     return rules
@@ -236,10 +300,16 @@ class _Force(Exception):
 
 class _Explorer:
     def __init__(
-        self, program: symbolic.Program, domains: dict[str, tuple[Any, ...]], lazy: bool
+        self,
+        program: symbolic.Program,
+        domains: dict[str, tuple[Any, ...]],
+        lazy: bool,
+        aliases: dict[str, str] | None = None,
     ) -> None:
         assert isinstance(program.mlp, symbolic.FunctionMLP)
         self.program, self.domains, self.lazy = program, domains, lazy
+        self.aliases = aliases or {}  # a copy -> the variable read in its place
+        self.bar = progress.Bar("", None, 0.0, live=False)
         self.fn = program.mlp.fn
         self.vars = program.vars
         self.heads = program.head_outputs
@@ -249,7 +319,9 @@ class _Explorer:
         self.checked: dict[tuple[str, int], int] = {}
 
     def rules(self) -> list[sparse.Rule]:
-        tree = self.node({})
+        with progress.task(f"lowering '{self.program.name}': paths explored") as bar:
+            self.bar = bar
+            tree = self.node({})
         if (self.raising or self.ill_typed) and not self.ok:
             raise CompileError(
                 f"program '{self.program.name}': the MLP function fails on every path "
@@ -270,6 +342,7 @@ class _Explorer:
 
     def count(self, n: int = 1) -> None:
         self.runs += n
+        self.bar.advance(n)
         if self.runs > MAX_PATHS:
             raise CompileError(
                 f"program '{self.program.name}': the MLP function needs more "
@@ -406,6 +479,7 @@ class _Exploring:
         self.may_raise: list[Lazy] = []  # lazy values whose operation may raise
 
     def __getitem__(self, name: str) -> Any:
+        name = self._explorer.aliases.get(name, name)
         values = self._values
         if name in values:
             return values[name]  # never None: paths only fix values of the domain
