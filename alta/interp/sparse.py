@@ -99,17 +99,9 @@ def _layer(
         after[head.output] = attend(layout, head, after, valid, layer, False, batch_index)
     new = {n: a.copy() for n, a in state.items()}
     written: dict[str, np.ndarray] = {}  # var -> index of the rule that wrote it, or -1
+    hits = rule_matches(module, layout.vars, after) & valid[..., None]
     for i, rule in enumerate(module.rules):
-        hit = valid.copy()
-        for atom in rule.atoms:
-            spec = layout.vars[atom.var]
-            index = mlp.value_index(spec, atom.var, after[atom.var])
-            domain = list(module.variables[atom.var].values)
-            if isinstance(spec, symbolic.CategoricalVar):
-                allowed = sorted(atom.values)
-            else:
-                allowed = [domain.index(v) for v in atom.values if v in domain]
-            hit &= np.isin(index, allowed) & (index >= 0)
+        hit = hits[..., i]
         if not hit.any():
             continue
         fired.add(i)
@@ -126,3 +118,26 @@ def _layer(
     for name in module.clears:
         new[name] = np.full_like(state[name], st.none_of(layout.vars[name]))
     return new
+
+
+def rule_matches(
+    module: sparse.Module, specs: Mapping[str, symbolic.Var], values: Mapping[str, np.ndarray]
+) -> np.ndarray:
+    """Whether each rule's atoms all hold on `values` (arrays of one shape, raw as the
+    interpreter stores them): bool [*shape, rules]. None matches no atom. The one place
+    IR2 atoms are evaluated (the IR2 interpreter, traces, pictures)."""
+    shape = next(iter(values.values())).shape
+    hits = np.ones((*shape, len(module.rules)), dtype=bool)
+    index: dict[str, np.ndarray] = {}
+    for i, rule in enumerate(module.rules):
+        for atom in rule.atoms:
+            spec = specs[atom.var]
+            if atom.var not in index:
+                index[atom.var] = mlp.value_index(spec, atom.var, values[atom.var])
+            if isinstance(spec, symbolic.CategoricalVar):
+                allowed = sorted(atom.values)
+            else:
+                domain = list(module.variables[atom.var].values)
+                allowed = [domain.index(v) for v in atom.values if v in domain]
+            hits[..., i] &= np.isin(index[atom.var], allowed) & (index[atom.var] >= 0)
+    return hits

@@ -21,7 +21,7 @@ import numpy as np
 from alta.backends.numpy_backend import NumpyExecutor
 from alta.errors import InputError
 from alta.inputs import as_batch
-from alta.interp import mlp
+from alta.interp import sparse as interp_sparse
 from alta.interp import state as st
 from alta.interp import symbolic as interp
 from alta.interp.loop import LayerRecord
@@ -252,23 +252,8 @@ def _interpret(
 
 
 def _fired(module: sparse.Module, mlp_in: dict[str, np.ndarray]) -> tuple[tuple[int, ...], ...]:
-    """Per position, the IR2 rules whose atoms all hold on this MLP input (as
-    `alta.traces.rules_fired` evaluates them; None matches nothing)."""
-    specs = ModuleLayout.of(module).vars
-    n = len(next(iter(mlp_in.values())))
-    hits = np.zeros((n, len(module.rules)), dtype=bool)
-    for j, rule in enumerate(module.rules):
-        hit = np.ones(n, dtype=bool)
-        for atom in rule.atoms:
-            spec = specs[atom.var]
-            index = mlp.value_index(spec, atom.var, mlp_in[atom.var])
-            domain = list(module.variables[atom.var].values)
-            if isinstance(spec, symbolic.CategoricalVar):
-                allowed = sorted(atom.values)
-            else:
-                allowed = [domain.index(v) for v in atom.values if v in domain]
-            hit &= np.isin(index, allowed) & (index >= 0)
-        hits[:, j] = hit
+    """Per position, the IR2 rules whose atoms all hold on this MLP input."""
+    hits = interp_sparse.rule_matches(module, ModuleLayout.of(module).vars, mlp_in)
     return tuple(tuple(np.flatnonzero(row).tolist()) for row in hits)
 
 

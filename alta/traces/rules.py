@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from alta.errors import TraceError
-from alta.interp import mlp
+from alta.interp import sparse as interp_sparse
 from alta.interp.sparse import ModuleLayout
-from alta.ir import sparse, symbolic
+from alta.ir import sparse
 from alta.traces.trace import Trace
 
 
@@ -27,34 +27,14 @@ def rules_fired(trace: Trace, module: sparse.Module | None = None) -> np.ndarray
             "this trace does not know its IR2 rules (it was laid out by a bare IR3 module or "
             "read from disk); pass module=, e.g. the compiled model's sparse_ir"
         )
-    specs = ModuleLayout.of(module).vars
-    index: dict[str, np.ndarray] = {}
-    fired = np.zeros((len(trace), len(module.rules)), dtype=bool)
-    for j, rule in enumerate(module.rules):
-        hit = np.ones(len(trace), dtype=bool)
-        for atom in rule.atoms:
-            if atom.var not in index:
-                index[atom.var] = _index(trace, specs[atom.var], atom.var)
-            hit &= np.isin(index[atom.var], _allowed(module, specs[atom.var], atom))
-        fired[:, j] = hit
-    return fired
+    missing = sorted({a.var for r in module.rules for a in r.atoms} - set(trace.values_in))
+    if missing:
+        raise TraceError(
+            f"the rules read '{missing[0]}', which the traced program does not declare"
+        )
+    return interp_sparse.rule_matches(module, ModuleLayout.of(module).vars, trace.values_in)
 
 
 def fired_rules(trace: Trace, module: sparse.Module | None = None) -> frozenset[int]:
     """The indices of the rules that fired at least once in `trace`."""
     return frozenset(np.flatnonzero(rules_fired(trace, module).any(axis=0)).tolist())
-
-
-def _index(trace: Trace, spec: symbolic.Var, name: str) -> np.ndarray:
-    """Each record's value of `name` as an index into its IR2 domain (-1: None)."""
-    if name not in trace.values_in:
-        raise TraceError(f"the rules read '{name}', which the traced program does not declare")
-    index = mlp.value_index(spec, name, trace.values_in[name])
-    return np.where(index >= 0, index, -1)
-
-
-def _allowed(module: sparse.Module, spec: symbolic.Var, atom: sparse.Atom) -> np.ndarray:
-    if isinstance(spec, symbolic.CategoricalVar):
-        return np.asarray(sorted(atom.values), dtype=np.int64)
-    domain = list(module.variables[atom.var].values)
-    return np.asarray([domain.index(v) for v in atom.values if v in domain], dtype=np.int64)
