@@ -17,6 +17,8 @@ from typing import Any
 
 import attrs
 
+from alta import progress as alta_progress
+
 log = logging.getLogger(__name__)
 
 
@@ -102,15 +104,14 @@ def _ray_done(ray: Any, left: list[Any]) -> Iterator[Any]:
 
 
 def _bar(items: Iterable[Any], total: int, progress: bool) -> Iterable[Any]:
-    """A tqdm bar on a terminal when tqdm is installed; else the items, logged."""
-    if progress and sys.stderr.isatty():
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            pass
-        else:
-            return tqdm(items, total=total, leave=False)
-    return _logged(items, total)
+    """The items, counted on a bar (alta.progress: rich, on a terminal) and logged."""
+    if not progress:
+        yield from _logged(items, total)
+        return
+    with alta_progress.task("jobs", total, delay=0.0) as bar:
+        for item in _logged(items, total):
+            yield item
+            bar.advance()
 
 
 def _logged(items: Iterable[Any], total: int) -> Iterator[Any]:
