@@ -30,6 +30,7 @@ import numpy as np
 import alta
 from alta import interp, programs
 from alta.backends import base
+from alta.bench.options import positive
 from alta.errors import AltaError
 
 DEFAULT_OUT = Path("bench-results")
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None, prog: str = "alta bench", out: Path = DE
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--programs", nargs="*", default=None)
     parser.add_argument("--quick", action="store_true", help="small batches, one repetition")
-    parser.add_argument("--batches", nargs="*", type=int, default=None)
+    parser.add_argument("--batches", nargs="*", type=positive, default=None)
     parser.add_argument("--out", type=Path, default=out, help=f"results folder (default: {out})")
     args = parser.parse_args(argv)
     batches = args.batches or (

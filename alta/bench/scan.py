@@ -31,6 +31,7 @@ import numpy as np
 import alta
 from alta import interp, programs
 from alta.backends import base
+from alta.bench.options import positive
 from alta.data import scan as data
 from alta.programs import scan_task
 
@@ -46,9 +47,9 @@ def main(
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--limit", type=int, default=None, help="commands (default: all)")
+    parser.add_argument("--limit", type=positive, default=None, help="commands (default: all)")
     parser.add_argument("--backend", nargs="*", default=None, help="default: torch if installed")
-    parser.add_argument("--batch", type=int, default=500, help="commands per batch")
+    parser.add_argument("--batch", type=positive, default=500, help="commands per batch")
     parser.add_argument("--seed", type=int, default=0, help="order of the commands")
     parser.add_argument("--out", type=Path, default=out, help=f"results folder (default: {out})")
     args = parser.parse_args(list(argv) if argv is not None else None)

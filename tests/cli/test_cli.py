@@ -159,3 +159,19 @@ def test_bench_runs_the_packaged_suite(
 def test_bench_help_names_the_command(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "bench", "--help")
     assert code == 0 and out.startswith("usage: alta bench") and "--out" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bench", "scan", "--limit", "-3"],
+        ["bench", "scan", "--batch", "0"],
+        ["bench", "--batches", "-5"],
+    ],
+)
+def test_bench_refuses_counts_below_one(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """A negative --limit once sliced the command list and ran the full benchmark."""
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and "must be at least 1" in err and "Traceback" not in err
