@@ -11,7 +11,7 @@ from alta import passes
 from alta.backends import base
 from alta.errors import CompileError, CompileWarning, PassError
 from alta.inputs import check_max_layers
-from alta.ir import dense, sparse, symbolic
+from alta.ir import dense, precision, sparse, symbolic
 from alta.model import CompiledModel
 
 
@@ -80,7 +80,8 @@ def _run_pipeline(program: symbolic.Program, pm: passes.PassManager, strict: boo
 
 
 def statistics(module: dense.Module, sparse_ir: sparse.Module | None) -> dict[str, Any]:
-    """Model sizes: rules, d_model, MLP widths, heads, parameters and nonzeros."""
+    """Model sizes (rules, d_model, MLP widths, heads, parameters, nonzeros) and the dtypes
+    the model is certified exact in (alta.ir.precision)."""
     arrays = list(module.weights.values())
     return {
         "rules": None if sparse_ir is None else len(sparse_ir.rules),
@@ -90,4 +91,5 @@ def statistics(module: dense.Module, sparse_ir: sparse.Module | None) -> dict[st
         "attention_stages": len(module.loop.attention.stages),
         "params": int(sum(a.size for a in arrays)),
         "nonzeros": int(sum(np.count_nonzero(a) for a in arrays)),
+        "certified_dtypes": precision.certified_dtypes(module),
     }

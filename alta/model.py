@@ -65,6 +65,8 @@ class CompiledModel:
                 f"max_layers={max_layers} differs from the IR's loop.max_layers="
                 f"{ir.loop.max_layers}; the model's layer budget is the IR's, set it there"
             )
+        # How the executor runs (e.g. stats["mlp_execution"]) is part of the stats.
+        stats = {**stats, **base.execution(executor)}
         self.__attrs_init__(ir, backend, executor, stats, sparse_ir)
 
     @property

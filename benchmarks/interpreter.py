@@ -5,11 +5,17 @@ Usage (from the repository root):
     python benchmarks/interpreter.py            # batch 256, median of 3 runs
     python benchmarks/interpreter.py --quick    # batch 32, one run: a smoke test
     python benchmarks/interpreter.py --programs parity addition
+    python benchmarks/interpreter.py --paper /tmp/paper_alta  # ours vs the paper's code
 
 It prints a markdown table and writes JSON to benchmarks/results/interpreter.json
 (interpreter-quick.json with --quick). Beside each program it shows the interpreter time
 per sequence of the paper's code for the comparable program, measured on a 2-vCPU Xeon
 VM (reference/alta-measured.md, run 2). That interpreter runs one sequence at a time.
+
+`--paper CHECKOUT` instead runs the paper's own interpreter here, interleaved with ours,
+on the paper's Python-function programs (ours one sequence at a time and as a batch,
+with the function-MLP cache cold and warm), checks that the outputs agree, and writes
+benchmarks/results/interpreter-paper.{json,md}.
 """
 
 from __future__ import annotations
@@ -254,6 +260,7 @@ def machine_info() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "numpy": np.__version__,
         "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+        "load_average_1_5_15_min": os.getloadavg(),  # other processes skew the times
     }
 
 
@@ -270,11 +277,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--programs", nargs="*", default=None, help="only programs whose name contains one of these"
     )
     parser.add_argument("--out", type=Path, default=None, help="JSON output path")
+    parser.add_argument(
+        "--paper",
+        metavar="CHECKOUT",
+        default=None,
+        help="time ours against the paper's interpreter (its code at CHECKOUT) instead",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None, entries: Iterable[Any] | None = None) -> int:
     args = parse_args(argv)
+    if args.paper:
+        return paper_main(args)
     batch = args.batch or (32 if args.quick else 256)
     repeats = args.repeats or (1 if args.quick else 3)
     chosen = list(load_registry() if entries is None else entries)
@@ -302,5 +317,224 @@ def main(argv: Sequence[str] | None = None, entries: Iterable[Any] | None = None
     return 1 if any("error" in r for r in rows) else 0
 
 
+# --------------------------------------------------------------------------- --paper
+# Ours against the paper's own interpreter, on this machine, on the paper's programs with
+# Python-function MLPs. The paper's code runs in a second process (`alta.compat.paper`
+# maps the `framework` package to alta, so the two cannot share one), kept alive so that
+# its runs interleave with ours: load from other processes then hits both alike.
+
+#: Name -> (module in the paper's examples/, builder, its keyword arguments, our
+#: max_layers). The paper's interpreter runs max_layers + 1 layers, so it gets one less.
+PAPER_PROGRAMS: dict[str, tuple[str, str, dict[str, Any], int | None]] = {
+    "addition": ("addition", "build_program_spec", {}, None),
+    "subleq": ("subleq", "build_program_spec", {}, None),
+    "sort_unique": ("sort_unique", "build_program_spec", {}, 4),
+    "parity_seq_abs": (
+        "parity",
+        "build_sequential_program_absolute",
+        {"dynamic_halting": True, "generate_rules": False},
+        None,
+    ),
+    "parity_seq_rel": (
+        "parity",
+        "build_sequential_program_relative",
+        {"dynamic_halting": True, "generate_rules": False},
+        None,
+    ),
+    "parity_sum_mod_2": ("parity", "build_sum_mod_2_program_spec", {"generate_rules": False}, 2),
+}
+
+#: What is timed, per program, in each round: (key, batched, with a fresh program).
+PAPER_RUNS: tuple[tuple[str, bool, bool], ...] = (
+    ("b1", False, False),
+    ("b1_cold", False, True),
+    ("b64", True, False),
+    ("b64_cold", True, True),
+)
+
+
+def paper_build(name: str) -> Any:
+    """Build the paper's program `name` with whatever `framework` is importable."""
+    import importlib
+
+    module, builder, kwargs, _ = PAPER_PROGRAMS[name]
+    return getattr(importlib.import_module(f"examples.{module}"), builder)(**kwargs)
+
+
+def paper_inputs(name: str, rng: Any, n: int) -> list[list[int]]:
+    """`n` valid inputs for program `name`, shaped as the paper's tests draw them."""
+    from examples import addition, subleq  # type: ignore[import-not-found]
+
+    if name == "addition":
+        return [
+            addition.preprocess_input(rng.randint(0, 9999), rng.randint(0, 9999)) for _ in range(n)
+        ]
+    if name == "subleq":
+        import importlib  # not `from paper_programs import`: mypy would check that file
+
+        subleq_reference = importlib.import_module("paper_programs").subleq_reference
+        machines: list[list[int]] = []
+        while len(machines) < n:
+            mem = [rng.randint(-2, 15) for _ in range(9)] + [rng.randint(-16, 16) for _ in range(7)]
+            if subleq_reference(mem) is not None:
+                machines.append(subleq.encode_inputs(mem))
+        return machines
+    if name == "sort_unique":
+        return [[0, *rng.sample(range(1, 16), rng.randint(1, 12))] for _ in range(n)]
+    bits = [[rng.randint(0, 1) for _ in range(rng.randint(1, 10))] for _ in range(n)]
+    ends = {"parity_seq_rel": ([2], []), "parity_sum_mod_2": ([], [2])}.get(name, ([], []))
+    return [ends[0] + b + ends[1] for b in bits]
+
+
+def ours_pass(name: str, inputs: list[list[int]], program: Any, batched: bool) -> float:
+    """Seconds for ours to run every input: as one batch, or one sequence at a time."""
+    import alta
+
+    max_layers = PAPER_PROGRAMS[name][3]
+    start = time.perf_counter()
+    if batched:
+        alta.interpret(program, inputs, max_layers=max_layers)
+    else:
+        for x in inputs:
+            alta.interpret(program, x, max_layers=max_layers)
+    return time.perf_counter() - start
+
+
+def paper_worker() -> int:
+    """In a fresh process, the paper's interpreter: read the inputs (a JSON line), print
+    the outputs (a JSON line), then for each program name read, print one pass's seconds
+    (every input, one sequence at a time)."""
+    spec = json.loads(sys.stdin.readline())
+    assert "framework" not in sys.modules, "the paper's process must not load alta.compat"
+    sys.path.insert(0, spec["checkout"])
+    from framework.interpreter import interpreter_utils, program_utils  # type: ignore
+
+    def run(name: str) -> list[Any]:
+        program, ours = programs[name], PAPER_PROGRAMS[name][3]
+        return [
+            interpreter_utils.run_transformer(
+                program,
+                program_utils.initialize_activations(program, x),
+                max_layers=None if ours is None else ours - 1,
+            )
+            for x in spec["cases"][name]
+        ]
+
+    programs = {name: paper_build(name) for name in spec["cases"]}
+    print(json.dumps({name: run(name) for name in programs}), flush=True)
+    for line in sys.stdin:
+        start = time.perf_counter()
+        run(line.strip())
+        print(time.perf_counter() - start, flush=True)
+    return 0
+
+
+def paper_table(rows: Sequence[dict[str, Any]]) -> str:
+    columns = ["program", "median L", "median layers", "paper ms/seq"]
+    for key, _, _ in PAPER_RUNS:
+        columns += [f"ours {key.replace('_', ' ')} ms/seq", "speedup"]
+    lines = ["| " + " | ".join([*columns, "outputs differ"]) + " |"]
+    lines.append("|" + "---|" * (len(columns) + 1))
+    for r in rows:
+        cells = [r["program"], _fmt(r["median_length"]), _fmt(r["median_layers"])]
+        cells.append(_fmt(r["paper_ms"]))
+        for key, _, _ in PAPER_RUNS:
+            cells += [_fmt(r[f"ours_{key}_ms"]), f"{r['paper_ms'] / r[f'ours_{key}_ms']:.1f}×"]
+        cells.append(str(r["outputs_differ"]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def paper_main(args: argparse.Namespace) -> int:
+    import random
+    import subprocess
+
+    import alta
+
+    checkout = str(Path(args.paper).resolve())
+    sys.path.insert(0, checkout)
+    import alta.compat.paper  # the paper's `framework` imports now resolve to alta
+
+    names = [n for n in PAPER_PROGRAMS if not args.programs or any(p in n for p in args.programs)]
+    batch, repeats = args.batch or 64, args.repeats or 5
+    cases = {n: paper_inputs(n, random.Random(args.seed), batch) for n in names}
+    worker = subprocess.Popen(
+        [sys.executable, __file__, "--paper-worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ""},
+    )
+    assert worker.stdin is not None and worker.stdout is not None
+    worker.stdin.write(json.dumps({"checkout": checkout, "cases": cases}) + "\n")
+    worker.stdin.flush()
+    theirs = json.loads(worker.stdout.readline())
+    rows = {}
+    for name in names:
+        program, inputs = paper_build(name), cases[name]
+        ours = alta.interpret(program, inputs, max_layers=PAPER_PROGRAMS[name][3])
+        layers = interp.run(program, inputs, max_layers=PAPER_PROGRAMS[name][3]).layers
+        rows[name] = {
+            "program": name,
+            "batch": batch,
+            "median_length": float(np.median([len(x) for x in inputs])),
+            "median_layers": float(np.median(layers)),
+            "outputs_differ": sum(a != b for a, b in zip(ours, theirs[name], strict=True)),
+            "paper_runs_s": [],
+            **{f"ours_{key}_runs_s": [] for key, _, _ in PAPER_RUNS},
+            "warm_program": program,
+        }
+    for r in range(repeats):
+        print(f"  round {r + 1} of {repeats} ...", file=sys.stderr, flush=True)
+        for name in names:
+            row = rows[name]
+            worker.stdin.write(name + "\n")
+            worker.stdin.flush()
+            row["paper_runs_s"].append(float(worker.stdout.readline()))
+            for key, batched, cold in PAPER_RUNS:
+                program = paper_build(name) if cold else row["warm_program"]
+                row[f"ours_{key}_runs_s"].append(ours_pass(name, cases[name], program, batched))
+    worker.stdin.close()
+    worker.wait()
+    results = []
+    for row in rows.values():
+        del row["warm_program"]
+        row["paper_ms"] = 1e3 * min(row["paper_runs_s"]) / batch
+        for key, _, _ in PAPER_RUNS:
+            row[f"ours_{key}_ms"] = 1e3 * min(row[f"ours_{key}_runs_s"]) / batch
+        results.append(row)
+    text = paper_table(results)
+    print(text)
+    out = args.out or RESULTS_DIR / "interpreter-paper.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    settings = {"batch": batch, "repeats": repeats, "seed": args.seed, "checkout": checkout}
+    report = {"benchmark": "interpreter-paper", "settings": settings, "machine": machine_info()}
+    out.write_text(json.dumps({**report, "results": results}, indent=2) + "\n")
+    load = os.getloadavg()[0]
+    note = PAPER_NOTE.format(batch=batch, repeats=repeats, cpus=os.cpu_count(), load=load)
+    out.with_suffix(".md").write_text(note + text + "\n")
+    print(f"wrote {out} and {out.with_suffix('.md')}", file=sys.stderr)
+    return 1 if any(r["outputs_differ"] for r in results) else 0
+
+
+PAPER_NOTE = """# Interpreter: ours against the paper's, on one machine
+
+`python benchmarks/interpreter.py --paper /tmp/paper_alta` ({batch} inputs per program,
+best of {repeats} rounds, one BLAS thread, {cpus} CPUs, load average {load:.1f} at the
+end). **paper**: the paper's interpreter (`framework.interpreter.interpreter_utils.
+run_transformer`, in its own process), one sequence at a time. **b1**: ours one sequence
+at a time (which runs in plain Python, `alta/interp/single.py`); **b64**: ours on the
+whole batch (numpy).
+**cold**: a freshly built program, whose function-MLP cache starts empty; otherwise the
+cache is warm (the program has run these inputs before). Each round runs the paper's pass
+and then ours, so that load from other processes hits both alike. **speedup** = paper
+ms/seq ÷ ours. **outputs differ**: sequences whose output differs from the paper
+interpreter's (must be 0).
+
+"""
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--paper-worker"]:
+        sys.exit(paper_worker())
     sys.exit(main())

@@ -129,7 +129,7 @@ def test_raising_function_path_error_shows_the_state(strict: bool) -> None:
     """The interpreter's error for a raising MLP function path named the layer, sequence
     and position but not the state the function saw (docs/semantics.md: errors name the
     function path), unlike the ill-typed write error.
-    Fixed in alta.interp.mlp.FunctionRunner._writes."""
+    Fixed in alta.interp.mlp.FunctionRunner._call."""
 
     def ffn(z: Any) -> None:
         if z["c0"] == 1:

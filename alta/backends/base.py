@@ -16,7 +16,7 @@ import importlib
 import importlib.util
 from collections.abc import Iterable, Mapping
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import attrs
 import numpy as np
@@ -37,7 +37,8 @@ BUILTIN: dict[str, tuple[str, tuple[str, ...], str]] = {
 
 
 class Executor(Protocol):
-    """Runs a compiled model. Arrays in and out are numpy."""
+    """Runs a compiled model. Arrays in and out are numpy. It may also have an
+    `execution() -> dict` method: stats on how it runs (see `execution` below)."""
 
     def run(
         self, tokens: np.ndarray, lengths: np.ndarray, max_layers: int
@@ -55,6 +56,53 @@ class Executor(Protocol):
         """The residual stream after the embedding and after each of `layers` layers:
         [layers + 1, B, N, d], halted sequences frozen."""
         ...
+
+
+def execution(executor: Any) -> dict[str, Any]:
+    """Stats entries on how `executor` runs (e.g. `MLP_EXECUTION`), from its optional
+    `execution()` method; `CompiledModel` merges them into `model.stats`. An executor
+    without the method reports nothing, so third-party ones need not write it."""
+    hook = getattr(executor, "execution", None)
+    return dict(hook()) if callable(hook) else {}
+
+
+# ---------------------------------------------------------------------- sparse MLP weights
+
+MLPMode = Literal["auto", "dense", "sparse"]
+
+#: The stats key naming, per MLP weight matrix (w and skips), how an executor runs it:
+#: "dense", "sparse", or "dense-fallback" (sparse was chosen but the device has no sparse
+#: kernel for the dtype, e.g. torch float16 on CPU).
+MLP_EXECUTION = "mlp_execution"
+
+#: `mlp="auto"` runs an MLP sparse when its weight matrices have at least this many
+#: entries in all ...
+SPARSE_MIN_ENTRIES = 1 << 17
+#: ... and at most this fraction of them is nonzero. Sparse products run tokens last
+#: (h^T), and a dense weight there is slower than in the usual layout, so an MLP runs
+#: sparse or dense as a whole. Measured on one CPU thread (docs/sparse-execution.md).
+SPARSE_MAX_DENSITY = 0.10
+
+
+def mlp_option() -> Any:
+    """The `mlp` field of an options class: how MLP weight matrices are multiplied."""
+    return attrs.field(
+        default="auto",
+        metadata={"help": "MLP weights as dense or sparse matrices; auto: by size and density"},
+    )
+
+
+def mlp_plan(module: dense.Module, mode: MLPMode) -> dict[str, str]:
+    """Per MLP weight matrix (each layer's w and skips; biases stay dense), "dense" or
+    "sparse": `mode` itself, or for "auto" one choice for the whole MLP, by
+    `SPARSE_MIN_ENTRIES` and `SPARSE_MAX_DENSITY`."""
+    names = [n for layer in module.loop.mlp.layers for n in (layer.w, *(w for _, w in layer.skips))]
+    if mode == "auto":
+        size = sum(module.weights[n].size for n in names)
+        nonzero = sum(np.count_nonzero(module.weights[n]) for n in names)
+        thin = size >= SPARSE_MIN_ENTRIES and nonzero <= SPARSE_MAX_DENSITY * size
+        mode = "sparse" if thin else "dense"
+    return dict.fromkeys(names, mode)
 
 
 def dtype_name(value: Any) -> Any:

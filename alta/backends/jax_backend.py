@@ -18,6 +18,13 @@ sizes per octave, so at most 25% padding and O(log N) compiles), with padded row
 length 0 and padded positions masked as keys, and slice the result; option
 `bucket=False` pads nothing (one compile per exact shape).
 
+Sparse MLP weights. Option `mlp` ("auto", "dense", "sparse"; `base.mlp_plan`) holds an
+MLP weight matrix run sparse in `params` as a `jax.experimental.sparse.BCSR` of its
+transpose ([out, in]; `sparse_weight`) instead of the dense array; such an MLP runs
+tokens last, on h^T, as BCSR times dense products (`_mlp`; docs/sparse-execution.md).
+Where that product does not compile for the dtype and device, weights stay dense
+("dense-fallback" in `mlp_execution`).
+
 Precision. JAX computes in 32 bits unless `jax_enable_x64` is on. A `dtype="float64"`
 executor turns it on only around its own calls (`with jax.enable_x64(True)`), never
 globally; whoever calls `apply` on such an executor directly must do the same, or the
@@ -27,6 +34,7 @@ float64 params are truncated to float32.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
@@ -35,6 +43,7 @@ import attrs
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import sparse as jsparse
 
 from alta.backends import base
 from alta.errors import BackendError
@@ -42,7 +51,9 @@ from alta.ir import dense
 
 _INT32_MAX = np.iinfo(np.int32).max
 
-Params = dict[str, jax.Array]
+Weight = jax.Array | jsparse.BCSR
+#: IR3 weight name -> array; an MLP weight run sparse is a BCSR (`sparse_weight`).
+Params = dict[str, Any]
 Carry = tuple[jax.Array, jax.Array, jax.Array, jax.Array]  # x, done, layers, step
 
 
@@ -55,6 +66,7 @@ class JaxOptions(base.Options):
     bucket: bool = attrs.field(
         default=True, metadata={"help": "pad shapes to buckets, so jit compiles less often"}
     )
+    mlp: Literal["auto", "dense", "sparse"] = base.mlp_option()
 
 
 class JaxBackend(base.Backend):
@@ -64,9 +76,19 @@ class JaxBackend(base.Backend):
     def executor(self, module: dense.Module, options: JaxOptions) -> JaxExecutor:
         placement = find_device(options.device)
         x64 = options.dtype == "float64"
+        plan = base.mlp_plan(module, options.mlp)
+        if "sparse" in plan.values() and not has_sparse_kernel(options.dtype, placement):
+            plan = {
+                name: "dense-fallback" if how == "sparse" else how for name, how in plan.items()
+            }
         with precision(x64):
-            params = {
-                name: jax.device_put(jnp.asarray(np.asarray(w), dtype=options.dtype), placement)
+            params: Params = {
+                name: jax.device_put(
+                    sparse_weight(w, options.dtype)
+                    if plan.get(name) == "sparse"
+                    else jnp.asarray(np.asarray(w), dtype=options.dtype),
+                    placement,
+                )
                 for name, w in module.weights.items()
             }
         return JaxExecutor(
@@ -76,6 +98,7 @@ class JaxBackend(base.Backend):
             device=placement,
             x64=x64,
             bucket=options.bucket,
+            mlp_execution=plan,
         )
 
 
@@ -162,6 +185,61 @@ def _attend(params: Params, head: dense.Head, x: jax.Array, valid: jax.Array) ->
     return (weights @ v) / total[..., None]
 
 
+def _mlp(params: Params, mlp: dense.MLP, x: jax.Array) -> jax.Array:
+    """MLP(x) for x [tokens, d]. With a sparse weight (a BCSR of W^T, `sparse_weight`) the
+    whole MLP runs tokens last, on h^T, which BCSR products take and give."""
+    names = [n for layer in mlp.layers for n in (layer.w, *(w for _, w in layer.skips))]
+    last = any(isinstance(params[n], jsparse.BCSR) for n in names)
+    outputs = [x.T if last else x]
+    for layer in mlp.layers:
+        h = _product(params[layer.w], outputs[-1], last)
+        h = h + (params[layer.b][:, None] if last else params[layer.b])
+        for source, skip in layer.skips:
+            h = h + _product(params[skip], outputs[source], last)
+        if layer.act == dense.CLIPPED_RELU:
+            h = jnp.clip(h, 0.0, 1.0)
+        outputs.append(h)
+    return outputs[-1].T if last else outputs[-1]
+
+
+def _product(weight: Weight, h: jax.Array, tokens_last: bool) -> jax.Array:
+    """h @ W, or (h^T @ W)^T = W^T h^T tokens last (a BCSR weight already holds W^T)."""
+    if isinstance(weight, jsparse.BCSR):
+        return weight @ h  # type: ignore[no-any-return]
+    return weight.T @ h if tokens_last else h @ weight
+
+
+def sparse_weight(weight: np.ndarray, dtype: str) -> jsparse.BCSR:
+    """The BCSR of `weight`'s transpose ([out, in]): BCSR times dense is the product
+    jax.experimental.sparse has, and the fastest of its forms under jit on CPU."""
+    t = np.asarray(weight).T
+    counts = np.count_nonzero(t, axis=1)
+    _, cols = np.nonzero(t)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    data = jnp.asarray(t[t != 0], dtype=dtype)
+    return jsparse.BCSR(
+        (data, jnp.asarray(cols, dtype=np.int32), jnp.asarray(indptr)),
+        shape=t.shape,
+        indices_sorted=True,
+        unique_indices=True,
+    )
+
+
+@functools.cache
+def has_sparse_kernel(dtype: str, device: jax.Device) -> bool:
+    """Whether a BCSR times dense product compiles and runs on `device` in `dtype`."""
+    try:
+        with precision(dtype == "float64"):
+            eye = np.eye(2)
+            weight = jax.device_put(sparse_weight(eye, dtype), device)
+            h = jax.device_put(jnp.asarray(eye, dtype=dtype), device)
+            product = jax.jit(_product, static_argnums=2)(weight, h, True)
+            product.block_until_ready()
+    except Exception:  # any failure (lowering, running) means: no kernel
+        return False
+    return True
+
+
 def make_layer(module: dense.Module) -> Callable[[Params, jax.Array, jax.Array], jax.Array]:
     loop = module.loop
 
@@ -171,12 +249,7 @@ def make_layer(module: dense.Module) -> Callable[[Params, jax.Array, jax.Array],
             for head in stage:
                 update = update + _attend(params, head, x, valid) @ params[head.wo]
             x = x + update
-        h = x
-        for mlp_layer in loop.mlp.layers:
-            h = h @ params[mlp_layer.w] + params[mlp_layer.b]
-            if mlp_layer.act == dense.CLIPPED_RELU:
-                h = jnp.clip(h, 0.0, 1.0)
-        return x + h
+        return x + _mlp(params, loop.mlp, x.reshape(-1, x.shape[-1])).reshape(x.shape)
 
     return layer
 
@@ -251,6 +324,7 @@ class JaxExecutor:
     device: jax.Device
     x64: bool
     bucket: bool = True
+    mlp_execution: dict[str, str] = attrs.field(factory=dict)
     apply: Callable[..., tuple[jax.Array, jax.Array]] = attrs.field(init=False)
     layer: Callable[[Params, jax.Array, jax.Array], jax.Array] = attrs.field(init=False)
     _embed: Callable[..., jax.Array] = attrs.field(init=False)
@@ -261,6 +335,10 @@ class JaxExecutor:
         object.__setattr__(self, "layer", make_layer(self.module))
         object.__setattr__(self, "_embed", jax.jit(make_embed(self.module)))
         object.__setattr__(self, "_step", jax.jit(make_step(self.module)))
+
+    def execution(self) -> dict[str, Any]:
+        """Per MLP weight, dense or sparse (`base.MLP_EXECUTION`)."""
+        return {base.MLP_EXECUTION: dict(self.mlp_execution)}
 
     def run(
         self, tokens: np.ndarray, lengths: np.ndarray, max_layers: int

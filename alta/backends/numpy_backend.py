@@ -71,12 +71,15 @@ class NumpyExecutor:
             for head in stage:
                 update = update + self.attend(head, x, valid)
             x = x + update
-        h = x
+        outputs = [x]
         for layer in loop.mlp.layers:
-            h = h @ w[layer.w] + w[layer.b]
+            h = outputs[-1] @ w[layer.w] + w[layer.b]
+            for source, skip in layer.skips:
+                h = h + outputs[source] @ w[skip]
             if layer.act == dense.CLIPPED_RELU:
                 h = np.clip(h, 0.0, 1.0)
-        return x + h
+            outputs.append(h)
+        return x + outputs[-1]
 
     def halted(self, x: np.ndarray, valid: np.ndarray) -> np.ndarray:
         test = self.module.loop.halt

@@ -153,6 +153,10 @@ class OnnxExecutor:
             )
         return session
 
+    def execution(self) -> dict[str, Any]:
+        """Every MLP weight is a dense MatMul in the graph (`base.MLP_EXECUTION`)."""
+        return {base.MLP_EXECUTION: base.mlp_plan(self.module, "dense")}
+
     def _run(
         self, session: Any, names: list[str], tokens: np.ndarray, lengths: np.ndarray, layers: int
     ) -> list[np.ndarray]:

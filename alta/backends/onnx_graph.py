@@ -22,6 +22,8 @@ nothing; so does a sequence at a fixed point (a layer left its real positions ex
 unchanged). With residuals=True the loop runs all `max_layers` iterations and emits
 every layer's stream as a scan output.
 Softmax is written out, with weights under exp(-80) dropped (see `_GraphBuilder.attend`).
+MLP weights are dense MatMuls, also where the torch and jax backends run them sparse
+(their option `mlp`, docs/sparse-execution.md).
 Weights are initializers under their IR3 names; helper values are named `alta/...`.
 lean=True (what the onnx backend runs) skips adding all-zero biases (faster, see
 benchmarks/README.md) and leaves out the initializers nothing reads (onnxruntime would
@@ -31,6 +33,7 @@ warn about each). Exported files are not lean.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -353,12 +356,15 @@ class _GraphBuilder:
                 update = out if update is None else self.op("Add", update, out)
             if update is not None:
                 x = self.op("Add", x, update)
-        h = x
+        outputs = [x]  # h_0 = x, then each MLP layer's output (skips read any of them)
         for mlp_layer in loop.mlp.layers:
-            h = self.affine(h, mlp_layer.w, mlp_layer.b)
+            h = self.affine(outputs[-1], mlp_layer.w, mlp_layer.b)
+            for source, skip in mlp_layer.skips:
+                h = self.op("Add", h, self.op("MatMul", outputs[source], skip))
             if mlp_layer.act == dense.CLIPPED_RELU:
                 h = self.op("Clip", h, self.const(0.0), self.const(1.0))
-        return self.op("Add", x, h)
+            outputs.append(h)
+        return self.op("Add", x, outputs[-1])
 
     def head(self, x: str, head: dense.Head, mask: str) -> str:
         """One head's contribution to the residual."""
@@ -371,10 +377,30 @@ class _GraphBuilder:
 
     def scores(self, q: str, k: str) -> str:
         """q @ k^T. onnxruntime fuses Transpose into MatMul as FusedMatMul, which 1.17 has
-        for float only, so float64 graphs say it as an Einsum instead."""
-        if self.ftype == np.float64:
-            return self.op("Einsum", q, k, equation="bik,bjk->bij")
-        return self.op("MatMul", q, self.op("Transpose", k, perm=[0, 2, 1]))
+        for float only, so float64 graphs say it as an Einsum instead. onnxruntime's
+        Einsum divides by zero (SIGFPE) on an empty batch, which the residuals model runs
+        once every sequence has halted, so an empty q gets its (empty or all-zero)
+        scores from ConstantOfShape instead."""
+        if self.ftype != np.float64:
+            return self.op("MatMul", q, self.op("Transpose", k, perm=[0, 2, 1]))
+        product = self.branch("scores", lambda: self.op("Einsum", q, k, equation="bik,bjk->bij"))
+        shape = self.op(
+            "Concat", self.op("Shape", q, end=2), self.op("Shape", k, start=1, end=2), axis=0
+        )
+        zero = helper.make_tensor("value", self.elem, [1], [0.0])
+        nothing = self.branch("no_scores", lambda: self.op("ConstantOfShape", shape, value=zero))
+        empty = self.op("Equal", self.op("Size", q), self.const(0, np.int64))
+        return self.op("If", empty, then_branch=nothing, else_branch=product, hint="scores")
+
+    def branch(self, name: str, build: Callable[[], str]) -> onnx.GraphProto:
+        """A subgraph (of an If) of the nodes `build` emits; it returns their output."""
+        outer, self.nodes = self.nodes, []
+        out = build()
+        graph = helper.make_graph(
+            self.nodes, name, [], [helper.make_tensor_value_info(out, self.elem, None)]
+        )
+        self.nodes = outer
+        return graph
 
     def attend(self, scores: str, v: str, null_logit: float) -> str:
         """softmax_j([scores_i, null]) @ [v; 0], written out rather than as `Softmax`.
@@ -429,6 +455,17 @@ class _GraphBuilder:
             masks = self.const([1 << int(m) for m in slot.values], np.int64)
             total = self.op("ReduceSum", self.op("Mul", bits, masks), self.ints(2), keepdims=0)
             return total, _I64
+        if slot.encoding == dense.BINARY:  # bipolar code: bit i set where x > 0; None all 0
+            bits = self.op("Cast", self.op("Greater", part, self.const(0.0)), to=_I64)
+            value = self.op(
+                "ReduceSum",
+                self.op("Mul", bits, self.const([1 << i for i in range(slot.bits)], np.int64)),
+                self.ints(2),
+                keepdims=0,
+            )
+            low = self.reduce_max(self.op("Neg", self.op("Abs", part)), 2, keepdims=0)
+            some = self.op("Less", low, self.const(-0.5))
+            return self.op("Where", some, value, self.const(-1, np.int64)), _I64
         if slot.width == 0:
             shape = self.op("Shape", "tokens")
             return self.op("Expand", self.const(-1, np.int64), shape), _I64

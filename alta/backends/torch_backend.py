@@ -45,6 +45,13 @@ backend, inductor, which works on CPU given a C++ compiler; its first call compi
 picks another, e.g. where no C++ compiler is at hand. A new batch or sequence size
 recompiles once, after which dynamo treats sizes as dynamic.
 
+Sparse MLP weights. Option `mlp` ("auto", "dense", "sparse"; `base.mlp_plan`) runs an
+MLP weight matrix as a transposed CSR copy (`use_sparse`; cuSPARSE on CUDA, MKL on CPU,
+where float16 and bfloat16 fall back to dense); the dense buffer stays the weight. An MLP
+with a sparse weight runs tokens last (`mlp_tokens_last`), the layout CSR products take
+and give. torch.compile cannot trace sparse tensors: a compiled layer body runs that MLP
+eagerly, a graph break (docs/sparse-execution.md).
+
 CUDA graphs. `mode="reduce-overhead"` records the compiled layer body as a CUDA graph
 and replays it, which removes the per-kernel launch cost that dominates these small
 models. It applies only on CUDA and only to static shapes: it is compiled with
@@ -58,6 +65,8 @@ clones what the loop keeps.
 from __future__ import annotations
 
 import contextlib
+import functools
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
@@ -131,6 +140,10 @@ class AltaTransformer(nn.Module):
             self.weight_names[name] = key
             self.register_buffer(key, torch.from_numpy(np.array(module.weights[name])))
         self.groups = _group_heads(module)
+        #: IR3 name -> buffer of its transposed CSR copy, for MLP weights run sparse.
+        self.sparse_weights: dict[str, str] = {}
+        #: IR3 name -> how it runs (`base.MLP_EXECUTION`), for every MLP weight matrix.
+        self.mlp_execution = base.mlp_plan(module, "dense")
         self.advance_fn = self.advance
         self.compiled = self.cuda_graphs = False
 
@@ -200,13 +213,69 @@ class AltaTransformer(nn.Module):
         return x
 
     def mlp_sublayer(self, x: torch.Tensor) -> torch.Tensor:
-        """x + MLP(x): the compiled MLP (a learned one replaces this, alta.learn.plugged)."""
+        """x + MLP(x): the compiled MLP (a learned one replaces this, alta.learn.plugged).
+        Layer k reads layer k-1 and, through its skips, x (source 0) or earlier layers."""
         h = x.reshape(-1, x.shape[-1])
+        if self.sparse_weights:
+            return x + self.mlp_tokens_last(h.t()).t().reshape(x.shape)
+        outputs = [h]
         for mlp in self.ir.loop.mlp.layers:
-            h = torch.addmm(self.weight(mlp.b), h, self.weight(mlp.w))
+            h = torch.addmm(self.weight(mlp.b), outputs[-1], self.weight(mlp.w))
+            for source, skip in mlp.skips:
+                h = h + outputs[source] @ self.weight(skip)
             if mlp.act == dense.CLIPPED_RELU:
                 h = h.clamp_(0.0, 1.0)
-        return x + h.view(x.shape)
+            outputs.append(h)
+        return x + outputs[-1].view(x.shape)
+
+    @torch.compiler.disable
+    def mlp_tokens_last(self, x: torch.Tensor) -> torch.Tensor:
+        """The MLP on x^T [d, tokens] when some weight is sparse: a CSR product W^T h^T
+        takes and gives tokens last, so the whole MLP runs that way (bias adds and clamps
+        on contiguous rows; dense weights multiply as W^T views). torch.compile cannot
+        trace sparse tensors, so a compiled layer body runs this eagerly (a graph break)."""
+        outputs = [x]
+        for mlp in self.ir.loop.mlp.layers:
+            h = torch.addmm(self.weight(mlp.b)[:, None], self.transposed(mlp.w), outputs[-1])
+            for source, skip in mlp.skips:
+                h = torch.addmm(h, self.transposed(skip), outputs[source])
+            if mlp.act == dense.CLIPPED_RELU:
+                h = h.clamp_(0.0, 1.0)
+            outputs.append(h)
+        return outputs[-1]
+
+    def transposed(self, name: str) -> torch.Tensor:
+        """Weight `name` transposed, [out, in]: its CSR copy if it runs sparse, else a view."""
+        if name in self.sparse_weights:
+            return getattr(self, self.sparse_weights[name])  # type: ignore[no-any-return]
+        return self.weight(name).t()
+
+    def use_sparse(self, plan: dict[str, str]) -> dict[str, str]:
+        """Give each weight that `plan` marks "sparse" a transposed CSR copy ([out, in]; a
+        non-persistent buffer, so it follows `.to()` but is not in `state_dict`), built
+        from the buffer as it is now: call this after moving the module to its device and
+        dtype. Returns what each weight runs as; a weight whose sparse product the device
+        lacks for the dtype stays dense ("dense-fallback")."""
+        done = {}
+        for name, how in plan.items():
+            weight = self.weight(name)
+            if how == "sparse" and not _has_sparse_kernel(weight.device, weight.dtype):
+                how = "dense-fallback"
+            if how == "sparse":
+                key = self.weight_names[name] + "__csr_t"
+                if hasattr(self, key) and key not in self.sparse_weights.values():
+                    raise BackendError(
+                        f"torch backend: the CSR copy of weight '{name}' maps to '{key}', "
+                        "which is taken"
+                    )
+                with warnings.catch_warnings():  # "sparse CSR support is in beta"
+                    warnings.simplefilter("ignore", UserWarning)
+                    csr = weight.t().contiguous().to_sparse_csr()
+                self.register_buffer(key, csr, persistent=False)
+                self.sparse_weights[name] = key
+            done[name] = how
+        self.mlp_execution.update(done)
+        return done
 
     def halted(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """[B] bool: the halt dim is above 0.5 at every real position."""
@@ -337,6 +406,20 @@ class AltaTransformer(nn.Module):
         return torch.stack(out)
 
 
+@functools.cache
+def _has_sparse_kernel(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether a CSR times dense product runs on `device` in `dtype` (torch's CPU kernel,
+    MKL's, has none for float16 and bfloat16)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            eye = torch.eye(2, dtype=dtype, device=device)
+            torch.addmm(eye[0][:, None], eye.to_sparse_csr(), eye)  # as `mlp_tokens_last`
+    except (RuntimeError, NotImplementedError):
+        return False
+    return True
+
+
 def _shrunk_size(size: int, active: int, exact: bool) -> int:
     """The working batch size: in eager mode (`exact`) the active count once at most 3/4
     of the batch is active; compiled, halve it while at most half is active."""
@@ -389,6 +472,7 @@ class TorchOptions(base.Options):
     cuda_graphs: bool = attrs.field(
         default=False, metadata={"help": "replay the compiled layer body as CUDA graphs"}
     )
+    mlp: Literal["auto", "dense", "sparse"] = base.mlp_option()
 
 
 class TorchBackend(base.Backend):
@@ -408,6 +492,7 @@ class TorchBackend(base.Backend):
                 f"torch backend: cuda_graphs=True compiles with inductor, not '{compile_opt}'"
             )
         model = AltaTransformer(module).to(device=torch_device, dtype=torch_dtype).eval()
+        model.use_sparse(base.mlp_plan(module, options.mlp))
         if cuda_graphs or compile_opt:
             backend = compile_opt if isinstance(compile_opt, str) else "inductor"
             model.compile_layer(backend, cuda_graphs)
@@ -432,6 +517,10 @@ class TorchExecutor:
     def residuals(self, tokens: np.ndarray, lengths: np.ndarray, layers: int) -> np.ndarray:
         with torch.inference_mode(), self._context("residuals"):
             return self._numpy(self.model.residuals(*self._inputs(tokens, lengths), int(layers)))
+
+    def execution(self) -> dict[str, Any]:
+        """Per MLP weight, dense or sparse (`base.MLP_EXECUTION`)."""
+        return {base.MLP_EXECUTION: dict(self.model.mlp_execution)}
 
     def _inputs(self, tokens: np.ndarray, lengths: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         return (

@@ -51,80 +51,130 @@ class RunResult:
     lengths: np.ndarray
 
 
+#: One layer on the sequences still running: `layer_fn(state, valid, layer, batch_index)`
+#: updates `state` in place and returns, per row, whether the layer changed its state.
+LayerFn = Callable[[dict[str, np.ndarray], np.ndarray, int, np.ndarray], np.ndarray]
+
+
 def loop(
     program: Layout,
     state: dict[str, np.ndarray],
     valid: np.ndarray,
     max_layers: int | None,
-    layer_fn: Callable[[dict[str, np.ndarray], np.ndarray, int, np.ndarray], Any],
+    layer_fn: LayerFn,
+    *,
+    drop_finished: bool = False,
 ) -> RunResult:
     """The halting loop (docs/semantics.md, "Halting"), shared by the IR1 and IR2
-    interpreters: `layer_fn(state, valid, layer, batch_index)` runs one layer on the
-    sequences still running; `state` is updated in place."""
+    interpreters; `state` is updated in place.
+
+    A sequence that finishes (halts or reaches a fixed point) stays in the working batch
+    with no valid position, so it is frozen and can raise nothing, until half the batch
+    has finished: taking rows out costs numpy calls on every variable, and on small
+    batches calls, not rows, are the time. `drop_finished` takes them out at once, so
+    that `layer_fn` sees only the sequences still running (an observer needs that).
+    """
     batch = valid.shape[0]
     layers = np.zeros(batch, dtype=np.int64)
-    active = np.ones(batch, dtype=bool)
     limit = DEFAULT_MAX_LAYERS if max_layers is None else max_layers
-    layer = 0
-    while active.any() and layer < limit:
-        idx = np.flatnonzero(active)
-        sub = {n: a[idx] for n, a in state.items()}
-        new = layer_fn(sub, valid[idx], layer, idx)
+    halt = program.halt
+    rows = np.arange(batch)  # the global index of each working row
+    work, run_valid = state, valid.copy()
+    idle = ~run_valid  # positions that cannot hold the halt value (halting ignores them)
+    active = np.ones(batch, dtype=bool)
+    running, layer = batch, 0
+    while running and layer < limit:
+        changed = layer_fn(work, run_valid, layer, rows)
         layer += 1
-        layers[idx] = layer
-        halted = _halted(program, new, valid[idx])
-        unchanged = _unchanged(program, sub, new)
-        for n in state:
-            state[n][idx] = new[n]
-        if program.halt is not None and max_layers is None and (unchanged & ~halted).any():
-            b = int(idx[np.flatnonzero(unchanged & ~halted)[0]])
-            raise InterpreterError(
-                f"sequence {b} of program '{program.name}' reached a fixed point after "
-                f"{layer} layers without halting; pass max_layers=N to stop it there"
-            )
-        active[idx[halted]] = False
-        frozen = idx[unchanged & ~halted]  # a fixed point: later layers change nothing
-        layers[frozen] = limit
-        active[frozen] = False
-    if active.any() and max_layers is None:
-        running = np.flatnonzero(active).tolist()
-        raise InterpreterError(
-            f"program '{program.name}': sequence(s) {', '.join(map(str, running[:5]))}"
-            f"{' ...' if len(running) > 5 else ''} did not halt within "
-            f"{DEFAULT_MAX_LAYERS} layers; pass max_layers=N to stop them there"
-        )
-    lengths = valid.sum(axis=1)
-    return RunResult(_decode_outputs(program, state, lengths), layers, state, lengths)
-
-
-def _halted(program: Layout, state: dict[str, np.ndarray], valid: np.ndarray) -> np.ndarray:
-    if program.halt is None:
-        return np.zeros(valid.shape[0], dtype=bool)
-    ok = (state[program.halt.var] == program.halt.value) | ~valid
-    return ok.all(axis=1)
-
-
-def _unchanged(
-    program: Layout, old: dict[str, np.ndarray], new: dict[str, np.ndarray]
-) -> np.ndarray:
-    same = np.ones(next(iter(old.values())).shape[0], dtype=bool)
-    for name, var in program.vars.items():
-        if isinstance(var, symbolic.NumericalVar):
-            eq = (old[name] == new[name]) | (np.isnan(old[name]) & np.isnan(new[name]))
+        if halt is None:
+            halted = np.zeros(len(rows), dtype=bool)
         else:
-            eq = old[name] == new[name]
-        same &= eq.all(axis=1)
-    return same
+            halted = ((work[halt.var] == halt.value) | idle).all(axis=1)
+        done = (halted | ~changed) & active
+        if not done.any():
+            continue
+        fixed = done & ~halted  # a fixed point: later layers would change nothing
+        if fixed.any():
+            if halt is not None and max_layers is None:
+                raise fixed_point_error(program, int(rows[np.flatnonzero(fixed)[0]]), layer)
+            layers[rows[fixed]] = limit
+        layers[rows[done & halted]] = layer
+        active &= ~done
+        run_valid = run_valid.copy()  # a new array: `layer_fn` may keep what it made of the old
+        run_valid[done] = False
+        idle[done] = True
+        running = int(np.count_nonzero(active))
+        if running and (drop_finished or running <= len(rows) // 2):
+            work, rows, run_valid = _drop(state, work, rows, active, run_valid)
+            idle, active = ~run_valid, np.ones(running, dtype=bool)
+    layers[rows[active]] = layer
+    if work is not state:
+        for name, array in work.items():
+            state[name][rows] = array
+    if running and max_layers is None:
+        raise unhalted_error(program, rows[active].tolist())
+    lengths = valid.sum(axis=1)
+    return RunResult(decode_outputs(program, state, lengths, valid), layers, state, lengths)
 
 
-def _decode_outputs(
-    program: Layout, state: dict[str, np.ndarray], lengths: np.ndarray
+def fixed_point_error(program: Layout, sequence: int, layers: int) -> InterpreterError:
+    return InterpreterError(
+        f"sequence {sequence} of program '{program.name}' reached a fixed point after "
+        f"{layers} layers without halting; pass max_layers=N to stop it there"
+    )
+
+
+def unhalted_error(program: Layout, running: list[int]) -> InterpreterError:
+    return InterpreterError(
+        f"program '{program.name}': sequence(s) {', '.join(map(str, running[:5]))}"
+        f"{' ...' if len(running) > 5 else ''} did not halt within "
+        f"{DEFAULT_MAX_LAYERS} layers; pass max_layers=N to stop them there"
+    )
+
+
+def _drop(
+    state: dict[str, np.ndarray],
+    work: dict[str, np.ndarray],
+    rows: np.ndarray,
+    active: np.ndarray,
+    run_valid: np.ndarray,
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The working batch without its finished rows, whose state goes back to `state`."""
+    if work is not state:
+        gone = ~active
+        for name, array in work.items():
+            state[name][rows[gone]] = array[gone]
+    return {n: a[active] for n, a in work.items()}, rows[active], run_valid[active]
+
+
+def changed_rows(
+    program: Layout, old: dict[str, np.ndarray], new: dict[str, np.ndarray], rows: int
+) -> np.ndarray:
+    """Per row, whether a variable of `new` differs from `old` (None equals None)."""
+    changed = np.zeros(rows, dtype=bool)
+    for name, array in new.items():
+        differs = old[name] != array
+        if isinstance(program.vars[name], symbolic.NumericalVar):
+            differs &= ~(np.isnan(old[name]) & np.isnan(array))
+        changed |= differs.any(axis=1)
+    return changed
+
+
+def decode_outputs(
+    program: Layout,
+    state: dict[str, np.ndarray],
+    lengths: np.ndarray,
+    valid: np.ndarray | None = None,
 ) -> list[list[Any]]:
+    """The output variable of each sequence as Python values."""
     var = program.vars[program.output]
     arr = state[program.output]
+    rows = zip(arr.tolist(), lengths.tolist(), strict=True)  # one conversion, not one a row
     if isinstance(var, symbolic.CategoricalVar):
-        return [
-            [None if x < 0 else x for x in row[:n].tolist()]
-            for row, n in zip(arr, lengths, strict=True)
-        ]
-    return [[st.decode(var, x) for x in row[:n]] for row, n in zip(arr, lengths, strict=True)]
+        defined = arr >= 0 if valid is None else (arr >= 0) | ~valid
+        if defined.all():  # no None: the rows as they are
+            return [row[:n] for row, n in rows]
+        return [[None if x < 0 else x for x in row[:n]] for row, n in rows]
+    if isinstance(var, symbolic.NumericalVar):
+        return [[None if x != x else x for x in row[:n]] for row, n in rows]  # NaN is None
+    return [[st.decode(var, x) for x in row[:n]] for row, n in rows]

@@ -18,7 +18,8 @@ from alta.inputs import check_max_layers
 from alta.interp import mlp
 from alta.interp import state as st
 from alta.interp.attention import attend
-from alta.interp.loop import loop
+from alta.interp.loop import changed_rows, loop
+from alta.interp.reuse import Reuse
 from alta.ir import sparse, symbolic
 
 
@@ -78,7 +79,9 @@ def run(module: sparse.Module, inputs: list[list[int]], max_layers: int | None =
     state = st.initial_state(layout, inits, tokens, valid)
     fired: set[int] = set()
 
-    def layer(sub: dict[str, np.ndarray], sub_valid: np.ndarray, k: int, idx: np.ndarray) -> Any:
+    def layer(
+        sub: dict[str, np.ndarray], sub_valid: np.ndarray, k: int, idx: np.ndarray
+    ) -> np.ndarray:
         return _layer(module, layout, sub, sub_valid, k, fired, idx)
 
     result = loop(layout, state, valid, max_layers, layer)
@@ -93,11 +96,13 @@ def _layer(
     layer: int,
     fired: set[int],
     batch_index: np.ndarray,
-) -> dict[str, np.ndarray]:
+) -> np.ndarray:
+    """One layer, updating `state` in place; per row, whether its state changed."""
     after = dict(state)
+    reuse = Reuse()  # for this layer only: heads with the same query and key share work
     for head in layout.heads:  # declaration order: chains see earlier heads
-        after[head.output] = attend(layout, head, after, valid, layer, False, batch_index)
-    new = {n: a.copy() for n, a in state.items()}
+        after[head.output] = attend(layout, head, after, valid, layer, False, batch_index, reuse)
+    new: dict[str, np.ndarray] = {}  # the written variables, as they will be
     written: dict[str, np.ndarray] = {}  # var -> index of the rule that wrote it, or -1
     hits = rule_matches(module, layout.vars, after) & valid[..., None]
     for i, rule in enumerate(module.rules):
@@ -114,10 +119,14 @@ def _layer(
                 f"{batch_index[b]}, position {p} and both write '{rule.var}'"
             )
         writer[hit] = i
+        if rule.var not in new:
+            new[rule.var] = state[rule.var].copy()
         new[rule.var][hit] = st.encode(layout.vars[rule.var], rule.new)
-    for name in module.clears:
-        new[name] = np.full_like(state[name], st.none_of(layout.vars[name]))
-    return new
+    new = {n: a for n, a in new.items() if n not in layout.head_outputs}  # cleared at once
+    changed = changed_rows(layout, state, new, valid.shape[0])
+    for name, array in new.items():
+        state[name][...] = array
+    return changed
 
 
 def rule_matches(

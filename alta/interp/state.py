@@ -7,6 +7,7 @@ marks the real (unpadded) positions.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -75,10 +76,40 @@ def is_none(var: symbolic.Var, arr: np.ndarray) -> np.ndarray:
 
 def pad_inputs(program: Layout, inputs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     """Check the inputs and pad them into tokens [B, N] and a validity mask."""
-    tokens, lengths = inputs_mod.pad(
-        inputs, program.input_range, program.position_range, f"program '{program.name}'"
-    )
-    valid = np.arange(tokens.shape[1])[None, :] < lengths[:, None]
+    padded = _pad_plain_ints(inputs, program.input_range, program.position_range)
+    if padded is None:  # `inputs.pad` checks token by token, and names what is wrong
+        tokens, lengths = inputs_mod.pad(
+            inputs, program.input_range, program.position_range, f"program '{program.name}'"
+        )
+        valid = np.arange(tokens.shape[1])[None, :] < lengths[:, None]
+        return tokens, valid
+    return padded
+
+
+def _pad_plain_ints(
+    inputs: list[list[int]], input_range: int, position_range: int | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """What `inputs.pad` gives when every token is a Python int in range and every
+    sequence short enough, with a few numpy calls in place of a check per token; None
+    for anything else. Checking token by token took longer than running short programs."""
+    lengths = [len(seq) for seq in inputs]
+    width = max(lengths, default=0)
+    if position_range is not None and width > position_range:
+        return None
+    flat = list(itertools.chain.from_iterable(inputs))
+    if not set(map(type, flat)) <= {int}:  # bools, numpy ints and the rest: `inputs.pad`
+        return None
+    try:
+        values = np.array(flat, dtype=np.int64)
+    except OverflowError:
+        return None
+    if len(values) and (values.min() < 0 or values.max() >= input_range):
+        return None
+    if len(values) == len(inputs) * width:  # every sequence equally long
+        return values.reshape(len(inputs), width), np.ones((len(inputs), width), dtype=bool)
+    valid = np.arange(width)[None, :] < np.asarray(lengths, dtype=np.int64)[:, None]
+    tokens = np.zeros((len(inputs), width), dtype=np.int64)
+    tokens[valid] = values
     return tokens, valid
 
 
@@ -106,3 +137,52 @@ def initial_state(
             arr = np.full((b, n), table[0])
         state[name] = np.where(valid, arr, none_of(var)).astype(dtype_of(var))
     return state
+
+
+#: Widths whose position tables a program keeps (`start`); past this many it starts over.
+MAX_WIDTHS = 64
+
+#: Per variable: its name, source ("token", "position" or "const"), encoded table (a
+#: constant's holds one value) and None.
+Plan = list[tuple[str, str, np.ndarray, Any]]
+
+
+def start(
+    program: symbolic.Program, tokens: np.ndarray, valid: np.ndarray
+) -> dict[str, np.ndarray]:
+    """`initial_state` of a symbolic program, with its init tables evaluated and encoded
+    once per program and width (kept in `Program.derived`): evaluating them was a fifth
+    of a short run. Like the compiler, this takes init functions to be deterministic."""
+    b, n = tokens.shape
+    widths: dict[int, Plan] = program.derived.setdefault("init_tables", {})
+    plan = widths.get(n)
+    if plan is None:
+        if len(widths) >= MAX_WIDTHS:
+            widths.clear()
+        plan = widths[n] = plan_of(program, n)
+    all_valid = bool(valid.all())
+    state: dict[str, np.ndarray] = {}
+    for name, source, table, none in plan:
+        if source == "token":
+            arr = table[tokens]
+        elif source == "position":
+            arr = np.repeat(table[None, :], b, axis=0)
+        else:
+            arr = np.full((b, n), table[0])
+        state[name] = arr if all_valid else np.where(valid, arr, none)
+    return state
+
+
+def plan_of(program: symbolic.Program, width: int) -> Plan:
+    """The encoded tables of `initial_state`, for `width` positions."""
+    plan = []
+    for name, var in program.vars.items():
+        source, values = symbolic.init_table(program, name, width)
+        encoded = [encode(var, v) for v in values] or [none_of(var)]
+        table: np.ndarray = np.asarray(encoded, dtype=dtype_of(var))
+        if source == "position":
+            table = table[np.minimum(np.arange(width), len(table) - 1)]
+        elif source != "token":
+            source = "const"
+        plan.append((name, source, table, none_of(var)))
+    return plan

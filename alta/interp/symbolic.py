@@ -2,7 +2,10 @@
 
 One layer is attention (heads in declaration order; each reads the pre-attention state
 and the outputs of the heads declared before it), then the MLP (every write applied at
-once), then every head output is cleared to None.
+once), then every head output is cleared to None. The state is updated in place: head
+outputs live beside it, so they need no clearing, and only written values are touched.
+One short sequence of a program with a Python MLP function runs in plain Python instead
+(`single`), to the same result: numpy's cost per call outweighs so little work.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import numpy as np
 
 from alta.errors import InterpreterError, UndefinedBehaviourError
 from alta.inputs import as_batch, check_max_layers
-from alta.interp import mlp
+from alta.interp import mlp, single
 from alta.interp import state as st
 from alta.interp.attention import attend
+from alta.interp.flat import Flat, Positions
 from alta.interp.loop import LayerRecord, Observer, RunResult, loop
+from alta.interp.reuse import Reuse
 from alta.ir import symbolic
 
 
@@ -29,9 +34,9 @@ def interpret(
     strict: bool = False,
 ) -> list[Any]:
     """Run `program` on one sequence (a list of ints) or a batch (a list of lists)."""
-    single, batch = as_batch(inputs)
+    alone, batch = as_batch(inputs)
     result = run(program, batch, max_layers, strict=strict)
-    return result.outputs[0] if single else result.outputs
+    return result.outputs[0] if alone else result.outputs
 
 
 def run(
@@ -52,16 +57,23 @@ def run(
             "layers to run"
         )
     max_layers = check_max_layers(max_layers)
+    functional = isinstance(program.mlp, symbolic.FunctionMLP)
+    if len(inputs) == 1 and functional and not strict and observe is None and single.ENABLED:
+        one = single.tokens_of(program, inputs[0])
+        runner = mlp_step(program)
+        if one is not None and isinstance(runner, mlp.FunctionRunner):
+            return single.run(program, one, max_layers, runner)
     tokens, valid = st.pad_inputs(program, inputs)
-    width = tokens.shape[1]
-    inits = {name: symbolic.init_table(program, name, width) for name in program.vars}
-    state = st.initial_state(program, inits, tokens, valid)
+    state = st.start(program, tokens, valid)
     step = mlp_step(program)
+    reuse = Reuse()
 
-    def layer(sub: dict[str, np.ndarray], sub_valid: np.ndarray, k: int, idx: np.ndarray) -> Any:
-        return run_layer(program, sub, sub_valid, k, strict, step, idx, observe)
+    def layer(
+        sub: dict[str, np.ndarray], sub_valid: np.ndarray, k: int, idx: np.ndarray
+    ) -> np.ndarray:
+        return run_layer(program, sub, sub_valid, k, strict, step, idx, observe, reuse)
 
-    return loop(program, state, valid, max_layers, layer)
+    return loop(program, state, valid, max_layers, layer, drop_finished=observe is not None)
 
 
 def run_layer(
@@ -73,47 +85,98 @@ def run_layer(
     step: mlp.MLPStep | None = None,
     batch_index: np.ndarray | None = None,
     observe: Observer | None = None,
-) -> dict[str, np.ndarray]:
-    """One layer on a batch: attention, MLP, clearing. Returns the new state (and shows
-    it, with the state after attention, to `observe`)."""
+    reuse: Reuse | None = None,
+) -> np.ndarray:
+    """One layer on a batch, updating `state` in place: attention, MLP, clearing.
+    Returns per row whether its state changed (and shows the layer to `observe`).
+    `reuse` carries attention's work from layer to layer (`reuse.Reuse`), and skips an
+    MLP whose reads are unchanged since it last ran: its writes are in place already."""
     step = step or mlp_step(program)
     if batch_index is None:
         batch_index = np.arange(valid.shape[0])
+    reuse = Reuse() if reuse is None else reuse
+    reuse.start(state)
     after_attn = dict(state)
     for head in program.heads:  # in declaration order: a head may read earlier heads' outputs
         after_attn[head.output] = attend(
-            program, head, after_attn, valid, layer, strict, batch_index
+            program, head, after_attn, valid, layer, strict, batch_index, reuse
         )
-    where_b, where_i = np.nonzero(valid)
-    where = np.stack([batch_index[where_b], where_i], axis=1)
-    flat = {n: a[where_b, where_i] for n, a in after_attn.items()}
-    if strict:
-        _check_numerical_reads(program, flat, layer, where)
-    writes = step(flat, layer, where)
-    new = {n: a.copy() for n, a in state.items()}
-    for name, (pos, values) in writes.items():
-        new[name][where_b[pos], where_i[pos]] = values
-    variables = program.vars
-    for name in program.head_outputs:
-        new[name] = np.full_like(state[name], st.none_of(variables[name]))
+    where = reuse.positions(valid, batch_index)
+    flat = Flat(after_attn, where)
+    reads = getattr(step, "reads", None)
+    if reads is not None and reuse.still("mlp"):
+        writes: mlp.Writes = {}  # what it reads is as it was: it wrote all this already
+    else:
+        if strict:
+            _check_numerical_reads(program, flat, layer, where)
+        writes = step(flat, layer, where)
+        if reads is not None:
+            names = reads()
+            reuse.put("mlp", names, names)
+    if observe is not None:  # the state changes in place: the record keeps copies
+        after_attn = {n: a.copy() for n, a in after_attn.items()}
+    changed = apply_writes(program, state, writes, flat, reuse)
     if observe is not None:
+        new = {n: a.copy() for n, a in state.items()}
         observe(LayerRecord(layer, batch_index, valid, after_attn, new))
-    return new
+    return changed
+
+
+def apply_writes(
+    program: symbolic.Program,
+    state: dict[str, np.ndarray],
+    writes: mlp.Writes,
+    flat: Flat,
+    reuse: Reuse,
+) -> np.ndarray:
+    """Apply the MLP's writes in place; per row, whether one changed a value (and tell
+    `reuse` which variables did). Only written variables can change: head outputs are
+    None before and after a layer."""
+    where = flat.where
+    moved = []
+    for name, (pos, values) in writes.items():
+        if name in program.head_outputs:  # cleared at once (rules may not write them)
+            continue
+        target = state[name]
+        if pos.dtype == bool:  # a mask over every position, and every position's values
+            old = flat[name]
+            new = np.where(pos, values, old)
+            differs = new != old
+            at, values = where.index, new
+        else:
+            at = where.flat_index(pos)
+            old = target.take(at)
+            differs = values != old
+        if target.dtype.kind == "f":
+            differs &= ~(np.isnan(values) & np.isnan(old))
+        if at is None:
+            np.copyto(target, values.reshape(target.shape))
+        else:
+            target.put(at, values)
+        if differs.any():
+            reuse.touch(name)
+            moved.append(np.flatnonzero(differs) if pos.dtype == bool else pos[differs])
+    changed = np.zeros(len(next(iter(state.values()))), dtype=bool)
+    if moved:
+        changed[where.rows(np.concatenate(moved))] = True
+    return changed
 
 
 def mlp_step(program: symbolic.Program) -> mlp.MLPStep:
-    """The MLP of `program` as a callable over flat positions (rules or function)."""
-    if isinstance(program.mlp, symbolic.RulesMLP):
-        # A table depends only on the (immutable) program: build it once per program.
-        if "rule_table" not in program.derived:
-            program.derived["rule_table"] = mlp.RuleTable(program)
-        table: mlp.RuleTable = program.derived["rule_table"]
-        return table
-    return mlp.FunctionRunner(program)
+    """The MLP of `program` as a callable over flat positions (rules or function), built
+    once per program (`Program.derived`): it depends on nothing else."""
+    step: mlp.MLPStep | None = program.derived.get("mlp_step")
+    if step is None:
+        if isinstance(program.mlp, symbolic.RulesMLP):
+            step = mlp.RuleTable(program)
+        else:
+            step = mlp.FunctionRunner(program)
+        program.derived["mlp_step"] = step
+    return step
 
 
 def _check_numerical_reads(
-    program: symbolic.Program, flat: dict[str, np.ndarray], layer: int, where: np.ndarray
+    program: symbolic.Program, flat: Flat, layer: int, where: Positions
 ) -> None:
     """Numbers the MLP reads must sit on one of their values, far from bucket edges."""
     for name, var in program.vars.items():
@@ -126,7 +189,7 @@ def _check_numerical_reads(
         if off.any():
             j = int(np.flatnonzero(off)[0])
             raise UndefinedBehaviourError(
-                f"layer {layer}: numerical '{name}' = {x[j]!r} at sequence {int(where[j][0])}, "
-                f"position {int(where[j][1])} is not one of its values; compiled models read "
+                f"layer {layer}: numerical '{name}' = {x[j]!r} at sequence {where[j][0]}, "
+                f"position {where[j][1]} is not one of its values; compiled models read "
                 "it by bucket"
             )

@@ -7,7 +7,9 @@ run may hold it", and two rules "can fire together" unless some variable separat
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+
+import numpy as np
 
 from alta.ir import sparse
 
@@ -48,6 +50,26 @@ def can_fire(rule: sparse.Rule, reach: Reachable) -> bool:
     return all(atom.values & reach[atom.var] for atom in rule.atoms)
 
 
+class FiringCheck:
+    """`can_fire` for many rules that share their atoms (as rule programs' rules do):
+    each atom object is checked once. Use it while the rules are alive (it keys atoms by
+    identity)."""
+
+    def __init__(self, reach: Reachable) -> None:
+        self.reach = reach
+        self.atoms: dict[int, bool] = {}
+
+    def __call__(self, rule: sparse.Rule) -> bool:
+        known = self.atoms
+        for atom in rule.atoms:
+            ok = known.get(id(atom))
+            if ok is None:
+                ok = known[id(atom)] = not atom.values.isdisjoint(self.reach[atom.var])
+            if not ok:
+                return False
+        return True
+
+
 def can_fire_together(a: sparse.Rule, b: sparse.Rule, reach: Reachable) -> bool:
     """No variable separates the two rules' atoms among its reachable values."""
     atoms_b = {atom.var: atom.values for atom in b.atoms}
@@ -61,59 +83,74 @@ def can_fire_together(a: sparse.Rule, b: sparse.Rule, reach: Reachable) -> bool:
 def conflicts(module: sparse.Module, reach: Reachable | None = None) -> Iterator[tuple[int, int]]:
     """Pairs of rule indices (sorted) that write one variable and can fire together.
 
-    Rules writing one variable are split by the values of a variable most of them test (a
-    rule without an atom on it goes to every part) until parts are small; only rules in
-    one part can fire together. Rules pinned to distinct values of some variable, as
-    those of one Python function are, are thus never compared pairwise.
+    For the rules writing one variable, an index holds, per tested variable and value,
+    the set of rules that allow it (as an int bitset); the rules that can fire with rule
+    j are then the AND, over j's atoms, of the OR over the atom's values. So the rules
+    are never compared pairwise: tens of thousands of them take a fraction of a second.
     """
     reach = reach if reach is not None else reachable_values(module)
     rules = module.rules
     by_var: dict[str, list[int]] = defaultdict(list)
+    firable = FiringCheck(reach)
     for i, rule in enumerate(rules):
-        if can_fire(rule, reach):
+        if firable(rule):
             by_var[rule.var].append(i)
-    found: set[tuple[int, int]] = set()
+    found: list[tuple[int, int]] = []
     for members in by_var.values():
-        _split(rules, members, reach, frozenset(), found)
+        found.extend(_overlaps([rules[i] for i in members], members, reach))
     yield from sorted(found)
 
 
-_LEAF = 8
+def _overlaps(
+    rules: list[sparse.Rule], ids: list[int], reach: Reachable
+) -> Iterator[tuple[int, int]]:
+    """The pairs (ids, sorted) of `rules` that no variable separates."""
+    n = len(rules)
+    # Rule programs share atom objects: work out each one's reachable values once.
+    values_of: dict[int, list[sparse.Value]] = {}
+    allowing: dict[str, dict[sparse.Value, list[int]]] = defaultdict(lambda: defaultdict(list))
+    tested: dict[str, set[int]] = defaultdict(set)
+    for j, rule in enumerate(rules):
+        for atom in rule.atoms:
+            values = values_of.get(id(atom))
+            if values is None:
+                values = values_of[id(atom)] = list(atom.values & reach[atom.var])
+            tested[atom.var].add(j)
+            for value in values:
+                allowing[atom.var][value].append(j)
+    sets = {
+        var: (
+            bitset((j for j in range(n) if j not in tested[var]), n),
+            {v: bitset(js, n) for v, js in by_value.items()},
+        )
+        for var, by_value in allowing.items()
+    }
+    meets_of: dict[int, int] = {}  # id(atom) -> the rules it can fire with
+    everything = (1 << n) - 1
+    for j, rule in enumerate(rules):
+        together = everything
+        for atom in rule.atoms:
+            meets = meets_of.get(id(atom))
+            if meets is None:
+                whole, by_value = sets[atom.var]
+                meets = whole
+                for value in values_of[id(atom)]:
+                    meets |= by_value[value]
+                meets_of[id(atom)] = meets
+            together &= meets
+        together >>= j + 1  # pairs with later rules only
+        while together:
+            low = together & -together
+            yield ids[j], ids[j + low.bit_length()]
+            together ^= low
 
 
-def _split(
-    rules: tuple[sparse.Rule, ...],
-    members: list[int],
-    reach: Reachable,
-    used: frozenset[str],
-    found: set[tuple[int, int]],
-) -> None:
-    while len(members) > _LEAF:
-        counts: dict[str, int] = defaultdict(int)
-        for i in members:
-            for tested in rules[i].atoms:
-                if tested.var not in used:
-                    counts[tested.var] += 1
-        if not counts:
-            break
-        var = max(counts, key=lambda v: (counts[v], v))
-        used = used | {var}
-        parts: dict[sparse.Value, list[int]] = defaultdict(list)
-        free: list[int] = []
-        for i in members:
-            atom = rules[i].atom(var)
-            if atom is None:
-                free.append(i)
-            else:
-                for value in atom.values & reach[var]:
-                    parts[value].append(i)
-        groups = [sorted({*part, *free}) for part in parts.values()] or [free]
-        if all(len(group) == len(members) for group in groups):
-            continue  # `var` separates nothing here: try the next one
-        for group in groups:
-            _split(rules, group, reach, used, found)
-        return
-    for x, i in enumerate(members):
-        for j in members[x + 1 :]:
-            if (i, j) not in found and can_fire_together(rules[i], rules[j], reach):
-                found.add((i, j))
+def bitset(members: Iterable[int], n: int) -> int:
+    """The int with bit j set for each j in `members`, all j below n (built at once: bit
+    by bit would copy the int each time)."""
+    members = list(members)
+    if not members:
+        return 0
+    flags = np.zeros(n, dtype=bool)
+    flags[members] = True
+    return int.from_bytes(np.packbits(flags, bitorder="little").tobytes(), "little")

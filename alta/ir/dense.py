@@ -11,8 +11,9 @@ Every backend executes exactly this, with the weights under the same names:
                                     j - i in offsets), else -inf
                 a_i = sum_j softmax_j([s_i, null_logit])_j v_j   (the null slot has value 0)
             x = x + sum_h a Wo
-        h = x;  for each MLP layer: h = act(h W + b)   (clipped_relu = min(1, max(0, .)))
-        x = x + h                                        (the last layer is linear)
+        h_0 = x;  for each MLP layer k = 1..L:                (clipped_relu = min(1, max(0, .)))
+            h_k = act(h_{k-1} W_k + sum over its skips (s, S) of h_s S + b_k)
+        x = x + h_L                                      (the last layer is linear)
         a sequence halts when x[..., halt.dim] > 0.5 at every real position; one whose
         x (at its real positions) no longer changes is at a fixed point and is frozen too
     output = decode(x[..., readout slot])
@@ -38,29 +39,43 @@ from alta.ir.types import Level
 CLIPPED_RELU, LINEAR = "clipped_relu", "linear"
 
 
+ONE_HOT, BINARY = "one-hot", "binary"
+
+
 @attrs.frozen
 class Slot:
     """A variable's dims in the residual stream; `values[k]` is what dim start+k stands for.
 
-    Categorical: one dim per value (one-hot; all zero = None). Set: one dim per member
-    (multi-hot). Numerical: ("value",) or ("value", "defined"), the flag 0 meaning None.
+    Categorical: one dim per value (one-hot; all zero = None), or with `encoding` BINARY
+    a bipolar code of `bits` dims: bit i of value v is +1 or -1 (`code`), None all zero
+    (docs/encodings.md). Set: one dim per member (multi-hot). Numerical: ("value",) or
+    ("value", "defined"), the flag 0 meaning None.
     """
 
     var: str
     kind: str
     start: int
     values: tuple[Any, ...]
+    encoding: str = ONE_HOT
+    bits: int = 0
 
     @property
     def width(self) -> int:
-        return len(self.values)
+        return self.bits if self.encoding == BINARY else len(self.values)
 
     @property
     def stop(self) -> int:
         return self.start + self.width
 
     def dim(self, value: Any) -> int:
+        if self.encoding == BINARY:
+            raise ValueError(f"internal: '{self.var}' is binary-coded; its values have no dim")
         return self.start + self.values.index(value)
+
+
+def code(value: int, bits: int) -> np.ndarray:
+    """The bipolar code of a value: bit i is +1 where bit i of `value` is set, else -1."""
+    return np.where((int(value) >> np.arange(bits)) & 1, 1.0, -1.0)
 
 
 @attrs.frozen
@@ -99,9 +114,16 @@ class Attention:
 
 @attrs.frozen
 class MLPLayer:
-    w: str  # [in, out]
+    """One MLP layer. `skips` are extra inputs: (source, weight [source width, out]) where
+    source 0 is the MLP's input x and k the output of layer k (1-based, an earlier layer);
+    shared clearing reads the rule layer and x this way (docs/encodings.md)."""
+
+    w: str  # [in, out]: reads the previous layer's output (x for the first layer)
     b: str  # [out]
     act: str
+    skips: tuple[tuple[int, str], ...] = attrs.field(
+        default=(), converter=lambda s: tuple(map(tuple, s))
+    )
 
 
 @attrs.frozen
@@ -150,6 +172,14 @@ class Module:
     def mlp_widths(self) -> tuple[int, ...]:
         return tuple(self.weights[layer.w].shape[1] for layer in self.loop.mlp.layers[:-1])
 
+    def mlp_weight_names(self) -> list[str]:
+        """Every MLP weight name, layer by layer: w, skips, b."""
+        return [
+            name
+            for layer in self.loop.mlp.layers
+            for name in (layer.w, *(w for _, w in layer.skips), layer.b)
+        ]
+
     def __str__(self) -> str:
         from alta.ir import printer
 
@@ -179,6 +209,9 @@ class _Weights(dict):  # type: ignore[type-arg]
 def decode(slot: Slot, x: np.ndarray) -> np.ndarray:
     """Decode a slot of residual vectors [..., d] into raw values (-1 / NaN for None)."""
     part = x[..., slot.start : slot.stop]
+    if slot.encoding == BINARY:
+        value = ((part > 0) * (1 << np.arange(slot.bits))).sum(axis=-1)
+        return np.where((np.abs(part) > 0.5).all(axis=-1), value, -1)
     if slot.kind == sparse.CATEGORICAL:
         best = part.argmax(axis=-1)
         values = np.asarray(slot.values, dtype=np.int64)[best]
@@ -198,7 +231,9 @@ def encode(slot: Slot, value: Any, d_model: int) -> np.ndarray:
     vec = np.zeros(d_model)
     if value is None:
         return vec
-    if slot.kind == sparse.CATEGORICAL:
+    if slot.encoding == BINARY:
+        vec[slot.start : slot.stop] = code(value, slot.bits)
+    elif slot.kind == sparse.CATEGORICAL:
         if value in slot.values:
             vec[slot.dim(value)] = 1.0
     elif slot.kind == sparse.SET:

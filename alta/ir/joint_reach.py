@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from typing import Any
 
 from alta.ir import analysis, sparse
-from alta.ir.analysis import Reachable, can_fire, can_fire_together
+from alta.ir.analysis import Reachable
 
 Pair = tuple[sparse.Value, sparse.Value]
 
@@ -38,11 +39,21 @@ class JointReach:
         self, module: sparse.Module, reach: Reachable, base: JointReach | None = None
     ) -> None:
         self.module, self.reach, self.base = module, reach, base
-        self.writers: dict[str, list[sparse.Rule]] = defaultdict(list)
-        for rule in module.rules:
-            if can_fire(rule, reach):
-                self.writers[rule.var].append(rule)
+        self.writers: dict[str, list[sparse.Rule]]
+        if base is not None:
+            self.writers = base.writers
+        else:
+            self.writers = defaultdict(list)
+            firable = analysis.FiringCheck(reach)
+            for rule in module.rules:
+                if firable(rule):
+                    self.writers[rule.var].append(rule)
         self.memo: dict[tuple[str, str], frozenset[Pair] | None] = {}
+        #: (u, w) -> for each value of u, the values of w held with it (`given`)
+        self.by_first: dict[tuple[str, str], dict[sparse.Value, frozenset[sparse.Value]]] = {}
+        self.untracked: set[tuple[str, str]] = set()
+        #: (u, v, values of u, values of v) -> whether no held pair has both
+        self.apart: dict[tuple[str, str, frozenset[Any], frozenset[Any]], bool] = {}
 
     def with_pairs(self) -> JointReach:
         """A second round: while tracking (u, v), a third variable w tested by a rule is
@@ -51,26 +62,57 @@ class JointReach:
 
     def given(self, u: str, a: sparse.Value, w: str) -> frozenset[sparse.Value]:
         """The values w may hold while u holds a (all reachable ones when not tracked)."""
-        held = self.pairs(u, w)
-        if held is None:
+        by_value = self.by_first.get((u, w))
+        if by_value is None:
+            held = self.pairs(u, w)
+            grouped: dict[sparse.Value, set[sparse.Value]] = defaultdict(set)
+            for x, y in held or ():
+                grouped[x].add(y)
+            by_value = {x: frozenset(ys) for x, ys in grouped.items()}
+            self.by_first[(u, w)] = by_value if held is not None else {}
+            if held is None:
+                self.untracked.add((u, w))
+        if (u, w) in self.untracked:
             return self.reach[w]
-        return frozenset(y for x, y in held if x == a)
+        return by_value.get(a, frozenset())
 
     def pairs(self, u: str, v: str) -> frozenset[Pair] | None:
         """The (u, v) values held together at some layer start; None when not tracked."""
         key = (u, v)
         if key not in self.memo:
-            self.memo[key] = self._fixed_point(u, v)
+            if (v, u) in self.memo:  # the fixed point is symmetric: transpose it
+                other = self.memo[(v, u)]
+                self.memo[key] = None if other is None else frozenset((x, y) for y, x in other)
+            else:
+                self.memo[key] = self._fixed_point(u, v)
         return self.memo[key]
 
     def separates(self, a: sparse.Rule, b: sparse.Rule) -> bool:
         """True when some pair of variables, one tested only by each rule, proves that the
-        two rules never fire at once."""
+        two rules never fire at once. Pairs already known are tried first, then those with
+        the fewest value pairs (the cheapest fixed points), so that one proof spares the
+        costlier ones."""
         atoms_a = {atom.var: atom.values for atom in a.atoms}
         atoms_b = {atom.var: atom.values for atom in b.atoms}
-        for u, v in itertools.product(atoms_a.keys() - atoms_b, atoms_b.keys() - atoms_a):
-            held = self.pairs(u, v)
-            if held is not None and not any(x in atoms_a[u] and y in atoms_b[v] for x, y in held):
+        reach, memo = self.reach, self.memo
+        candidates = sorted(
+            itertools.product(atoms_a.keys() - atoms_b, atoms_b.keys() - atoms_a),
+            key=lambda p: (
+                p not in memo and p[::-1] not in memo,
+                len(reach[p[0]]) * len(reach[p[1]]),
+                p,
+            ),
+        )
+        for u, v in candidates:
+            key = (u, v, atoms_a[u], atoms_b[v])  # many rule pairs differ only elsewhere
+            apart = self.apart.get(key)
+            if apart is None:
+                held = self.pairs(u, v)
+                apart = held is not None and not any(
+                    x in atoms_a[u] and y in atoms_b[v] for x, y in held
+                )
+                self.apart[key] = apart
+            if apart:
                 return True
         return False
 
@@ -79,9 +121,11 @@ class JointReach:
         if variables[u].is_head_output or variables[v].is_head_output:
             return None
         xs, ys = self.writers[u], self.writers[v]
-        third = {atom.var for r in (*xs, *ys) for atom in r.atoms} - {u, v}
-        by_x = _index(xs, u, self.reach[u])
-        by_y = _index(ys, v, self.reach[v])
+        # Each writer's atoms as a dict, made once: the loop below reads them many times.
+        atoms = {id(r): {a.var: a.values for a in r.atoms} for r in (*xs, *ys)}
+        third = {w for r in (*xs, *ys) for w in atoms[id(r)]} - {u, v}
+        by_x = _index(xs, u, self.reach[u], atoms)
+        by_y = _index(ys, v, self.reach[v], atoms)
         held = set(self._initial(u, v))
         todo = list(held)
         work = 0
@@ -91,14 +135,18 @@ class JointReach:
             if self.base is not None:
                 for w in third:
                     local[w] = self.reach[w] & self.base.given(u, a, w) & self.base.given(v, b, w)
-            candidates = [r for r in by_x[a] if _allows(r, v, b)] + [
-                r for r in by_y[b] if _allows(r, u, a)
-            ]
-            work += len(candidates)
-            fire_x = [r for r in candidates if r.var == u and can_fire(r, local)]
-            fire_y = [r for r in candidates if r.var == v and can_fire(r, local)]
-            stay_x = not any(_must_fire(r, local) for r in fire_x)
-            stay_y = not any(_must_fire(r, local) for r in fire_y)
+            fire_x: list[sparse.Rule] = []
+            fire_y: list[sparse.Rule] = []
+            for rules, fire, other, value in ((by_x[a], fire_x, v, b), (by_y[b], fire_y, u, a)):
+                for r in rules:
+                    tested = atoms[id(r)]
+                    if other in tested and value not in tested[other]:
+                        continue
+                    work += 1
+                    if all(not vals.isdisjoint(local[w]) for w, vals in tested.items()):
+                        fire.append(r)
+            stay_x = not any(_must_fire(atoms[id(r)], local) for r in fire_x)
+            stay_y = not any(_must_fire(atoms[id(r)], local) for r in fire_y)
             nexts = set()
             if stay_y:
                 nexts |= {(r.new, b) for r in fire_x}
@@ -109,7 +157,7 @@ class JointReach:
             for rx, ry in itertools.product(fire_x, fire_y):
                 if (rx.new, ry.new) not in nexts:
                     work += 1
-                    if can_fire_together(rx, ry, local):
+                    if _meet(atoms[id(rx)], atoms[id(ry)], local):
                         nexts.add((rx.new, ry.new))
             if work > MAX_WORK:
                 return None  # too costly to track: not refined
@@ -126,20 +174,35 @@ class JointReach:
 
 
 def _index(
-    rules: list[sparse.Rule], var: str, values: frozenset[sparse.Value]
+    rules: list[sparse.Rule],
+    var: str,
+    values: frozenset[sparse.Value],
+    atoms: dict[int, dict[str, frozenset[sparse.Value]]],
 ) -> dict[sparse.Value, list[sparse.Rule]]:
     """For each value of `var`, the rules whose atom on `var` (if any) allows it."""
-    return {value: [r for r in rules if _allows(r, var, value)] for value in values}
+    out: dict[sparse.Value, list[sparse.Rule]] = {value: [] for value in values}
+    for r in rules:
+        allowed = atoms[id(r)].get(var)
+        for value in values if allowed is None else allowed & values:
+            out[value].append(r)
+    return out
 
 
-def _allows(rule: sparse.Rule, var: str, value: sparse.Value) -> bool:
-    atom = rule.atom(var)
-    return atom is None or value in atom.values
-
-
-def _must_fire(rule: sparse.Rule, known: Reachable) -> bool:
+def _must_fire(atoms: dict[str, frozenset[sparse.Value]], known: Reachable) -> bool:
     """Every value each tested variable may hold satisfies the rule's atom on it."""
-    return all(known[atom.var] <= atom.values for atom in rule.atoms)
+    return all(known[var] <= values for var, values in atoms.items())
+
+
+def _meet(
+    a: dict[str, frozenset[sparse.Value]], b: dict[str, frozenset[sparse.Value]], known: Reachable
+) -> bool:
+    """No variable both rules test separates them among its `known` values (each can fire
+    on its own: the caller checked)."""
+    for var, values in a.items():
+        other = b.get(var)
+        if other is not None and (values & other).isdisjoint(known[var]):
+            return False
+    return True
 
 
 def unproven_conflicts(

@@ -51,6 +51,7 @@ class _DenseParser(Parser):
         var, _ = self.name("%", "the slot's variable")
         self.expect(":")
         kind = self.word(*_KINDS).text
+        binary = self.accept(dense.BINARY) is not None
         range_tok = self.expect("[")
         first = self.integer("the slot's first dim")
         self.expect(":")
@@ -59,6 +60,11 @@ class _DenseParser(Parser):
         values = tuple(self.listing("{", "}", self.slot_value))
         if first != start:
             self.fail(f"the slot starts at dim {first}, but the previous one ends at {start}")
+        if binary:
+            bits = stop - first
+            if any(not isinstance(v, int) or not 0 <= v < 1 << bits for v in values):
+                self.fail(f"a binary slot of {bits} bits holds only the ints 0..{(1 << bits) - 1}")
+            return dense.Slot(var, kind, first, values, dense.BINARY, bits)
         if stop - first != len(values):
             self.fail(
                 f"[{first}:{stop}] is {stop - first} dims wide, but lists {len(values)} values",
@@ -182,8 +188,10 @@ class _DenseParser(Parser):
         layers: list[dense.MLPLayer] = []
         while self.accept("layer"):
             act = self.word(*_ACTS).text
-            roles = self.roles(("w", "b"), f"mlp layer {len(layers)}")
-            layers.append(dense.MLPLayer(roles["w"], roles["b"], act))
+            skips = tuple(f"skip{k}" for k in range(len(layers)))
+            roles = self.roles(("w", "b", *skips), f"mlp layer {len(layers)}", optional=skips)
+            read = tuple((int(r[4:]), roles[r]) for r in roles if r.startswith("skip"))
+            layers.append(dense.MLPLayer(roles["w"], roles["b"], act, read))
         self.expect("}")
         self.expect("}")
         return dense.Loop(

@@ -61,8 +61,9 @@ class _SparseParser(Parser):
         halt: sparse.Halt | None = None
         output: str | None = None
         clear: tuple[list[str], Token] | None = None
+        codes: dict[str, int] = {}
         while not self.at("}"):
-            tok = self.word("var", "head", "rule", "clear", "halt", "output")
+            tok = self.word("var", "head", "rule", "clear", "halt", "output", "encode")
             if tok.text == "var":
                 self.variable()
             elif tok.text == "head":
@@ -78,6 +79,12 @@ class _SparseParser(Parser):
                 var, _ = self.var_ref("the halt variable")
                 self.expect("==")
                 halt = sparse.Halt(var.name, self.integer("the halt value"))
+            elif tok.text == "encode":
+                var, _ = self.var_ref("a coded variable")
+                if self.word("binary", "value-only").text == "binary":
+                    codes[var.name] = self.integer("the code's bits")
+                else:
+                    codes[var.name] = 0
             else:
                 output = self.var_ref("the output variable")[0].name
         close = self.expect("}")
@@ -100,6 +107,7 @@ class _SparseParser(Parser):
             input_range=input_range,
             position_range=position_range,
             halt=halt,
+            codes=codes,
         )
 
     def variable(self) -> None:

@@ -129,6 +129,9 @@ def print_sparse(module: sparse.Module) -> str:
     if module.halt is not None:
         lines.append(f"  halt {sym('%', module.halt.var)} == {module.halt.value}")
     lines.append(f"  output {sym('%', module.output)}")
+    for name, bits in module.codes.items():
+        code = f"binary {bits}" if bits else "value-only"
+        lines.append(f"  encode {sym('%', name)} {code}")
     lines.append("}")
     return "\n".join(lines)
 
@@ -191,7 +194,8 @@ def print_dense(module: dense.Module) -> str:
     for slot in module.layout:
         values = ", ".join(fmt(v) for v in slot.values)
         lines.append(
-            f"  slot {sym('%', slot.var)} : {slot.kind} [{slot.start}:{slot.stop}] {{{values}}}"
+            f"  slot {sym('%', slot.var)} : {slot.kind}{_encoding(slot)} [{slot.start}:{slot.stop}]"
+            f" {{{values}}}"
         )
     lines.append("  embed {")
     lines.append(f"    tokens = {weight(module, module.embed.tokens)}")
@@ -210,6 +214,8 @@ def print_dense(module: dense.Module) -> str:
     for layer in loop.mlp.layers:
         lines.append(f"      layer {layer.act} {{")
         lines.append(f"        w = {weight(module, layer.w)}")
+        for source, skip in layer.skips:
+            lines.append(f"        skip{source} = {weight(module, skip)}")
         lines.append(f"        b = {weight(module, layer.b)}")
         lines.append("      }")
     lines.append("    }")
@@ -224,6 +230,11 @@ def print_dense(module: dense.Module) -> str:
     return "\n".join(lines)
 
 
+def _encoding(slot: dense.Slot) -> str:
+    """ " binary" for a bipolar-coded slot (its width is its bits); one-hot says nothing."""
+    return f" {slot.encoding}" if slot.encoding != dense.ONE_HOT else ""
+
+
 def referenced(module: dense.Module) -> dict[str, None]:
     """The names of the weights the record refers to, in the order the text shows them."""
     names = [module.embed.tokens]
@@ -231,8 +242,7 @@ def referenced(module: dense.Module) -> dict[str, None]:
         names.append(module.embed.positions)
     for head in module.loop.attention.heads:
         names.extend(getattr(head, role) for role in HEAD_ROLES)
-    for layer in module.loop.mlp.layers:
-        names.extend((layer.w, layer.b))
+    names.extend(module.mlp_weight_names())
     return dict.fromkeys(names)
 
 

@@ -115,6 +115,9 @@ class Module:
     #: The lowering checked its exact rules for conflicts (later passes may merge or drop
     #: the evidence, e.g. a duplicate rule), so lower-sparse-to-dense need not check again.
     conflicts_checked: bool = attrs.field(default=False, eq=False, repr=False)
+    #: Variables to lay out as bipolar binary codes, with their bits (the choose-encodings
+    #: pass sets them; the rest are one-hot). See docs/encodings.md.
+    codes: Mapping[str, int] = attrs.field(factory=dict, converter=lambda d: _FrozenDict(d))
 
     @property
     def clears(self) -> tuple[str, ...]:

@@ -31,7 +31,8 @@ from alta.traces import extract
 
 #: The rules as lowered, unmerged (the program the coverage analysis reads).
 UNMERGED = "lower-symbolic-to-sparse,canonicalize,lower-sparse-to-dense"
-#: The default pipeline after its lowering; `minimal_program` puts the data-driven
+#: The default pipeline after its lowering, but one-hot (no `choose-encodings`: learned
+#: MLPs read one-hot inputs, as the paper's do); `minimal_program` puts the data-driven
 #: `minimize-rules` in front of it.
 _REST = (
     "canonicalize,fixpoint(minimize-rules,prune-values),dce,canonicalize,"
@@ -153,7 +154,7 @@ def minimal_program(
 
 def rule_counts(program: symbolic.Program, minimal: CompiledModel) -> dict[str, int]:
     """Rules of the program as lowered, as the default pipeline compiles it, and minimal."""
-    full = compiler.compile(program)
+    full = compiler.compile(program, pipeline=passes.ONE_HOT_PIPELINE)
     return {
         "unmerged": len(unmerged(program).sparse_ir.rules),  # type: ignore[union-attr]
         "full": len(full.sparse_ir.rules),  # type: ignore[union-attr]

@@ -38,6 +38,7 @@ from alta.passes.pipeline import parse, print_pipeline
 __all__ = [
     "DEFAULT_PIPELINE",
     "LEVELS",
+    "ONE_HOT_PIPELINE",
     "Fixpoint",
     "Instrumentation",
     "Pass",
@@ -62,8 +63,13 @@ __all__ = [
 #: The pipeline `alta.compile` and `alta opt` run unless told otherwise.
 DEFAULT_PIPELINE = (
     "lower-symbolic-to-sparse{merge-copies=true},canonicalize,merge-equal-variables,"
-    "fixpoint(minimize-rules,prune-values),dce,canonicalize,lower-sparse-to-dense,prune-mlp-units"
+    "fixpoint(minimize-rules,prune-values),dce,canonicalize,choose-encodings,"
+    "lower-sparse-to-dense,prune-mlp-units"
 )
+
+#: The default pipeline without `choose-encodings`: every variable one-hot, the residual
+#: layout trace supervision learns from (as in the paper).
+ONE_HOT_PIPELINE = DEFAULT_PIPELINE.replace("choose-encodings,", "")
 
 
 def run_pipeline(

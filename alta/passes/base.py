@@ -41,6 +41,7 @@ BUILTIN: dict[str, str] = {
     "merge-equal-variables": "alta.passes.merge_equal_variables:MergeEqualVariablesPass",
     "minimize-rules": "alta.passes.minimize_rules:MinimizeRulesPass",
     "prune-values": "alta.passes.prune_values:PruneValuesPass",
+    "choose-encodings": "alta.passes.choose_encodings:ChooseEncodingsPass",
     "lower-sparse-to-dense": "alta.passes.lower_sparse_to_dense:LowerSparseToDensePass",
     "prune-mlp-units": "alta.passes.prune_mlp_units:PruneMlpUnitsPass",
 }

@@ -8,7 +8,9 @@ import attrs
 
 from alta.ir import sparse
 from alta.ir.types import Level
-from alta.passes import base
+from alta.passes import base, gc_pause
+
+AtomKey = tuple[int, tuple[Any, ...]]
 
 
 @attrs.frozen
@@ -19,17 +21,40 @@ class CanonicalizePass(base.Pass):
     level: ClassVar[Level] = Level.SPARSE
 
     def run(self, module: sparse.Module) -> sparse.Module:
-        order = {name: i for i, name in enumerate(module.variables)}
-        rules = tuple(
-            sorted(
-                dict.fromkeys(
-                    attrs.evolve(r, atoms=tuple(sorted(r.atoms, key=lambda a: order[a.var])))
-                    for r in module.rules
-                ),
-                key=lambda r: (order[r.var], _value_key(r.new), _atoms_key(r, order)),
-            )
-        )
-        return module if rules == module.rules else attrs.evolve(module, rules=rules)
+        with gc_pause.paused():
+            return _canonical(module)
+
+
+def _canonical(module: sparse.Module) -> sparse.Module:
+    order = {name: i for i, name in enumerate(module.variables)}
+    # Rule programs repeat their atoms many times over: key each atom object once (by
+    # identity, which is safe while the module holds them all).
+    atom_keys: dict[int, AtomKey] = {}
+
+    def atom_key(atom: sparse.Atom) -> AtomKey:
+        if len(atom.values) == 1:
+            values: tuple[Any, ...] = (_value_key(next(iter(atom.values))),)
+        else:
+            values = tuple(sorted(_value_key(v) for v in atom.values))
+        key = atom_keys[id(atom)] = (order[atom.var], values)
+        return key
+
+    get = atom_keys.get
+    keyed: dict[tuple[Any, ...], sparse.Rule] = {}
+    for rule in module.rules:
+        keys = tuple([get(id(a)) or atom_key(a) for a in rule.atoms])
+        if any(keys[i][0] > keys[i + 1][0] for i in range(len(keys) - 1)):
+            pairs = sorted(zip(keys, rule.atoms, strict=True), key=lambda p: p[0][0])
+            keys = tuple(k for k, _ in pairs)
+            rule = attrs.evolve(rule, atoms=tuple(a for _, a in pairs))
+        # Equal rules get equal keys (atoms sorted by variable, values by value), and
+        # the first of them is kept.
+        keyed.setdefault((order[rule.var], _value_key(rule.new), keys, rule.dont_care_none), rule)
+    rules = tuple(rule for _, rule in sorted(keyed.items(), key=lambda item: item[0][:3]))
+    same = len(rules) == len(module.rules) and all(
+        a is b for a, b in zip(rules, module.rules, strict=True)
+    )
+    return module if same else attrs.evolve(module, rules=rules)
 
 
 def _value_key(value: Any) -> tuple[Any, ...]:
@@ -38,7 +63,3 @@ def _value_key(value: Any) -> tuple[Any, ...]:
     if isinstance(value, frozenset):
         return (1, len(value), tuple(sorted(value)))
     return (2, value)
-
-
-def _atoms_key(rule: sparse.Rule, order: dict[str, int]) -> tuple[Any, ...]:
-    return tuple((order[a.var], tuple(sorted(_value_key(v) for v in a.values))) for a in rule.atoms)

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from alta.errors import PassError, PipelineError, VerifyError
-from alta.passes import base, context, fixpoint, pipeline
+from alta.passes import base, context, fixpoint, gc_pause, pipeline
 from alta.passes.instrument import Instrumentation, as_list
 
 log = logging.getLogger("alta.passes")
@@ -138,8 +138,9 @@ class PassManager:
         for inst in self.instrumentations:
             inst.run_begin(self, module)
         try:
-            for p in self.passes:
-                stages.append(self._run_one(p, stages[-1], done))
+            with gc_pause.paused():  # passes allocate millions of small, long-lived objects
+                for p in self.passes:
+                    stages.append(self._run_one(p, stages[-1], done))
         finally:
             for inst in self.instrumentations:
                 inst.run_end(self, stages[-1])

@@ -1,10 +1,13 @@
-"""`minimize-rules`: fewer, wider rules that fire in exactly the same reachable states.
+"""`minimize-rules`: fewer, wider rules that write the same in every reachable state.
 
-Repeated to a fixpoint:
-- drop rules that can never fire (an atom with no reachable value) and rules that only
-  ever write the value their variable already holds;
-- merge rules that write the same value and differ in one atom into an `in {...}` atom;
-- drop an atom that covers its variable's whole reachable domain.
+- Drop rules that can never fire (an atom with no reachable value) and rules that only
+  ever write the value their variable already holds.
+- Per written variable, two-level minimisation over multi-valued cubes (`rule_cubes`:
+  one mask per tested variable over its reachable values): merge cubes that write one
+  value and differ in one variable, then, when the rules are disjoint, expand and reduce
+  them Espresso-style (`expand_cubes`), with the states where the variable already
+  holds the value written as don't-cares. An atom that covers its variable's whole
+  reachable domain is no atom. Rules writing one variable stay disjoint.
 With `dataset=` (a JSON file with a list of token lists) or `inputs=` (in text,
 `inputs="2 1 0 1;2 1 1"`: sequences separated by ';', tokens by spaces), rules
 that the module never fires on those inputs are dropped too: the program that is minimal
@@ -21,9 +24,9 @@ import attrs
 
 from alta import progress
 from alta.interp import sparse as interp_sparse
-from alta.ir import analysis, sparse, symbolic
+from alta.ir import analysis, sparse
 from alta.ir.types import Level
-from alta.passes import base, context
+from alta.passes import base, context, expand_cubes, gc_pause, rule_cubes
 
 
 @attrs.frozen
@@ -51,7 +54,10 @@ class MinimizeRulesPass(base.Pass):
         if samples is not None:
             fired = fired_rules(module, samples, self.max_layers)
             rules = tuple(r for i, r in enumerate(rules) if i in fired)
-        rules = minimize(attrs.evolve(module, rules=rules) if rules is not module.rules else module)
+        with gc_pause.paused():
+            rules = minimize(
+                attrs.evolve(module, rules=rules) if rules is not module.rules else module
+            )
         ctx = context.current()
         ctx.record("rules", len(module.rules), len(rules))
         if samples is not None:
@@ -81,79 +87,80 @@ def fired_rules(
 
 def minimize(module: sparse.Module) -> tuple[sparse.Rule, ...]:
     reach = analysis.reachable_values(module)
-    rules = tuple(dict.fromkeys(r for r in module.rules if _useful(r, reach)))
-    # A large rule set takes seconds; past one, a bar counts the rules merged away.
+    by_var: dict[str, list[sparse.Rule]] = defaultdict(list)
+    for rule in module.rules:
+        by_var[rule.var].append(rule)
+    out: list[sparse.Rule] = []
+    # A large rule set takes seconds; past one, a bar counts the rules done.
     with progress.task(f"minimize-rules: {len(module.rules)} rules", len(module.rules)) as bar:
-        bar.advance(len(module.rules) - len(rules))
-        while True:
-            new = _drop_full_atoms(_merge(rules, bar), reach)
-            new = tuple(dict.fromkeys(new))
-            if new == rules:
-                return rules
-            rules = new
+        for var, rules in by_var.items():
+            out.extend(minimize_variable(var, rules, reach))
+            bar.advance(len(rules))
+    return tuple(out)
 
 
-def _useful(rule: sparse.Rule, reach: analysis.Reachable) -> bool:
-    if not analysis.can_fire(rule, reach):
-        return False
-    return bool(rule.allows(rule.var, reach[rule.var]) - {rule.new})
-
-
-def _merge(
-    rules: tuple[sparse.Rule, ...], bar: progress.Bar | None = None
-) -> tuple[sparse.Rule, ...]:
-    """Merge rules that agree on everything but the values of one atom."""
-    bar = bar or progress.Bar("", None, 0.0, live=False)
-    changed = True
-    while changed:
-        changed = False
-        groups: dict[Any, list[int]] = defaultdict(list)
-        for i, rule in enumerate(rules):
-            groups[
-                (
-                    rule.var,
-                    symbolic.value_order(rule.new),
-                    rule.dont_care_none,
-                    tuple(a.var for a in rule.atoms),
-                )
-            ].append(i)
-        out: list[sparse.Rule] = []
-        for members in groups.values():
-            merged = _merge_group([rules[i] for i in members])
-            changed |= len(merged) < len(members)
-            bar.advance(len(members) - len(merged))
-            out.extend(merged)
-        rules = tuple(out)
+def minimize_variable(
+    var: str, rules: list[sparse.Rule], reach: analysis.Reachable
+) -> list[sparse.Rule]:
+    """The rules writing `var`, minimised as a disjoint multi-valued cover when they are
+    disjoint (`expand_cubes`), else by merging cubes that differ in one variable, until
+    that gives no fewer rules or atoms (so a second run changes nothing); `rules` itself
+    when the first does not."""
+    key = _key(var, rules, reach)
+    done = _DONE.get(key)
+    if done is not None:
+        return done[1]
+    start = tuple(rules)
+    while True:
+        new = _minimize_once(var, rules, reach)
+        if _cost(new) >= _cost(rules):
+            break
+        rules = new
+    _DONE[key] = (start, rules)
+    _DONE[_key(var, rules, reach)] = (tuple(rules), rules)  # the result is its own result
+    while sum(len(held) for held, _ in _DONE.values()) > _DONE_RULES:
+        del _DONE[next(iter(_DONE))]  # the oldest first
     return rules
 
 
-def _merge_group(group: list[sparse.Rule]) -> list[sparse.Rule]:
-    for k in range(len(group[0].atoms)):
-        buckets: dict[Any, list[sparse.Rule]] = defaultdict(list)
-        for rule in group:
-            buckets[rule.atoms[:k] + rule.atoms[k + 1 :]].append(rule)
-        if all(len(b) == 1 for b in buckets.values()):
-            continue
-        merged = []
-        for rest, members in buckets.items():
-            values = frozenset().union(*(m.atoms[k].values for m in members))
-            atom = sparse.Atom(members[0].atoms[k].var, values)
-            merged.append(attrs.evolve(members[0], atoms=(*rest[:k], atom, *rest[k:])))
-        return merged
-    return group
+def _key(var: str, rules: list[sparse.Rule], reach: analysis.Reachable) -> tuple[Any, ...]:
+    """The rules by identity (hashing thousands of rules costs more than a minimisation
+    that finds nothing), and the reachable values of what they test."""
+    tested = dict.fromkeys(a.var for r in rules for a in r.atoms)
+    return (var, tuple(map(id, rules)), tuple((n, reach[n]) for n in (var, *tested)))
 
 
-def _drop_full_atoms(
-    rules: tuple[sparse.Rule, ...], reach: analysis.Reachable
-) -> tuple[sparse.Rule, ...]:
-    out = []
-    for rule in rules:
-        keep = []
-        for atom in rule.atoms:
-            values = reach[atom.var] - {None}
-            none_ok = None not in reach[atom.var] or (rule.dont_care_none and atom.var != rule.var)
-            if values <= atom.values and none_ok:
-                continue
-            keep.append(atom)
-        out.append(rule if len(keep) == len(rule.atoms) else attrs.evolve(rule, atoms=tuple(keep)))
-    return tuple(out)
+#: Recent results of `minimize_variable`, each with the rules it was asked about (held,
+#: so that their ids in the key stay theirs). In `fixpoint(minimize-rules,prune-values)`
+#: the second round mostly sees the rules the first one returned, over the same
+#: reachable values: this spares minimising them again (a second for the paper's SUBLEQ).
+#: At most `_DONE_RULES` rules are held, a few megabytes.
+_DONE: dict[tuple[Any, ...], tuple[tuple[sparse.Rule, ...], list[sparse.Rule]]] = {}
+_DONE_RULES = 100_000
+
+
+def _minimize_once(
+    var: str, rules: list[sparse.Rule], reach: analysis.Reachable
+) -> list[sparse.Rule]:
+    space = rule_cubes.Space(var, rules, reach)
+    cover: dict[Any, list[rule_cubes.Cube]] = defaultdict(list)
+    for rule in rules:  # duplicates become one cube
+        cube = space.cube(rule)
+        # Rules that can never fire go, and so do those that write only the value held.
+        if cube is not None and cube[0] & ~space.bit_of(0, rule.new):
+            cover[rule.new].append(cube)
+    cover = rule_cubes.merge_pairs(cover)
+    ref = expand_cubes.Reference(cover, space)
+    if rule_cubes.disjoint(ref.cubes, ref.index):
+        cover = expand_cubes.minimize(cover, ref)
+    # else rules may fire together (undefined behaviour there): only the merged pairs,
+    # which fire exactly where the rules they replace do.
+    return [
+        sparse.Rule(space.atoms(c), var, value, dont_care_none=space.none_free)
+        for value, cubes in cover.items()
+        for c in cubes
+    ]
+
+
+def _cost(rules: list[sparse.Rule]) -> tuple[int, int]:
+    return len(rules), sum(len(r.atoms) for r in rules)

@@ -34,16 +34,20 @@ def prune_dense(module: dense.Module) -> dense.Module:
     weights = dict(module.weights)
     layers = list(module.loop.mlp.layers)
     changed = False
-    if len(layers) == 3 and _fuse_identity(module, weights, layers):
+    if (
+        len(layers) == 3
+        and not any(layer.skips for layer in layers)
+        and _fuse_identity(module, weights, layers)
+    ):
         layers = layers[1:]
         changed = True
-    for i in range(len(layers) - 1):
-        changed |= _drop_units(weights, layers[i], layers[i + 1])
+    for k in range(1, len(layers)):
+        changed |= _drop_units(weights, layers, k)
     if not changed:
         return module
     mlp = dense.MLP(tuple(layers))
     used = {n for n in weights if not n.startswith("mlp.")} | {
-        n for layer in layers for n in (layer.w, layer.b)
+        n for layer in layers for n in (layer.w, layer.b, *(w for _, w in layer.skips))
     }
     return attrs.evolve(
         module,
@@ -52,18 +56,29 @@ def prune_dense(module: dense.Module) -> dense.Module:
     )
 
 
-def _drop_units(weights: dict[str, np.ndarray], layer: dense.MLPLayer, nxt: dense.MLPLayer) -> bool:
-    """Drop units that are always 0 or feed nothing; fold always-1 units into the next bias."""
-    w, b, w_next = weights[layer.w], weights[layer.b], weights[nxt.w]
-    no_input = ~w.any(axis=0)
+def _drop_units(weights: dict[str, np.ndarray], layers: list[dense.MLPLayer], k: int) -> bool:
+    """Drop units of hidden layer k (1-based) that are always 0 or feed nothing; fold
+    always-on units into the biases of the layers that read them."""
+    layer = layers[k - 1]
+    inputs = [weights[layer.w], *(weights[w] for _, w in layer.skips)]
+    b = weights[layer.b]
+    # Who reads layer k: the next layer's w, and any later layer's skip from k.
+    readers = [(layers[k], layers[k].w)] + [
+        (later, w) for later in layers[k:] for source, w in later.skips if source == k
+    ]
+    no_input = ~np.any([w.any(axis=0) for w in inputs], axis=0)
     const = np.where(no_input, np.clip(b, 0.0, 1.0), 0.0)
-    dead = (no_input) | ~w_next.any(axis=1)
+    read = np.any([weights[w].any(axis=1) for _, w in readers], axis=0)
+    dead = no_input | ~read
     if not dead.any():
         return False
-    weights[nxt.b] = weights[nxt.b] + const @ w_next
+    for reader, w in readers:
+        weights[reader.b] = weights[reader.b] + const @ weights[w]
+        weights[w] = weights[w][~dead]
     keep = ~dead
-    weights[layer.w], weights[layer.b] = w[:, keep], b[keep]
-    weights[nxt.w] = w_next[keep]
+    weights[layer.w], weights[layer.b] = weights[layer.w][:, keep], b[keep]
+    for _, w in layer.skips:
+        weights[w] = weights[w][:, keep]
     return True
 
 

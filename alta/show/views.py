@@ -114,6 +114,7 @@ def view(
             fired += (idle,) * (layers - len(fired))
         else:
             notes.append("the model does not know its IR2 rules (it was loaded from a file)")
+        compiled = _none_as_zero(ir, compiled, interpreted)
     else:
         notes.append("no symbolic program: the interpreter's values are not shown")
     return View(
@@ -139,6 +140,10 @@ def labels(ir: dense.Module) -> tuple[str, ...]:
     variable, or "variable defined" for its flag)."""
     names: list[list[str]] = [[] for _ in range(ir.d_model)]
     for slot in ir.layout:
+        if slot.encoding == dense.BINARY:
+            for k in range(slot.bits):
+                names[slot.start + k].append(f"{slot.var} bit {k}")
+            continue
         for k, value in enumerate(slot.values):
             if slot.kind == sparse.NUMERICAL:
                 text = slot.var if value == "value" else f"{slot.var} {value}"
@@ -214,6 +219,22 @@ def _decode_layer(
         source = x_in if x_in is not None and slot.var in heads else x
         out[slot.var] = [_python(slot, v) for v in dense.decode(slot, source).tolist()]
     return out
+
+
+def _none_as_zero(
+    ir: dense.Module, compiled: tuple[Values, ...], interpreted: tuple[Values, ...]
+) -> tuple[Values, ...]:
+    """A numerical slot without a "defined" dim holds None as 0 (docs/encodings.md): show
+    None where the interpreter has None and the residual 0."""
+    flagless = [s.var for s in ir.layout if s.kind == sparse.NUMERICAL and s.width == 1]
+    for got, want in zip(compiled, interpreted, strict=False):
+        for name in flagless:
+            if name in got and name in want:
+                got[name] = [
+                    None if b is None and a == 0.0 else a
+                    for a, b in zip(got[name], want[name], strict=True)
+                ]
+    return compiled
 
 
 def _python(slot: dense.Slot, raw: Any) -> Any:

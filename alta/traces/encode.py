@@ -55,7 +55,10 @@ class Encoder:
         for slot in self.slots:
             raw = values[slot.var]
             part = out[:, slot.start : slot.stop]
-            if slot.kind == sparse.CATEGORICAL:
+            if slot.encoding == dense.BINARY:
+                bits = (raw[:, None] >> np.arange(slot.bits)[None, :]) & 1
+                part[:] = np.where(np.isin(raw, slot.values)[:, None], 2.0 * bits - 1.0, 0.0)
+            elif slot.kind == sparse.CATEGORICAL:
                 _one_hot(part, raw, slot.values)
             elif slot.kind == sparse.SET:
                 members = np.asarray(slot.values, dtype=np.int64)

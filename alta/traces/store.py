@@ -114,7 +114,14 @@ def read(out_dir: str | os.PathLike[str]) -> Iterator[Trace]:
     seed (manifest seed, k))."""
     manifest = read_manifest(out_dir)
     layout = tuple(
-        dense.Slot(s["var"], Kind(s["kind"]), s["start"], tuple(s["values"]))
+        dense.Slot(
+            s["var"],
+            Kind(s["kind"]),
+            s["start"],
+            tuple(s["values"]),
+            s.get("encoding", dense.ONE_HOT),
+            s.get("bits", 0),
+        )
         for s in manifest["layout"]
     )
     variables = {v["name"]: _var(v) for v in manifest["variables"]}
@@ -236,6 +243,8 @@ def _slot_json(slot: dense.Slot) -> dict[str, Any]:
         "start": slot.start,
         "width": slot.width,
         "values": list(slot.values),
+        "encoding": slot.encoding,
+        "bits": slot.bits,
     }
 
 

@@ -44,7 +44,9 @@ def test_a_loaded_model_gives_identical_outputs_on_every_backend(name: str, tmp_
         assert loaded(batch) == expected, backend
         assert loaded.backend == backend
     assert str(loaded.ir) == str(model.ir)
-    assert loaded.stats == model.stats
+    # How the MLP runs (dense or sparse) is the loading backend's, not the file's.
+    sizes = {k: v for k, v in loaded.stats.items() if k != base.MLP_EXECUTION}
+    assert sizes == {k: v for k, v in model.stats.items() if k != base.MLP_EXECUTION}
     assert loaded.max_layers == model.max_layers
 
 

@@ -58,7 +58,7 @@ def _left_neighbour_program() -> Any:
     values, so its default {} is never used."""
     n = 6
     values = [frozenset({max(p - 1, 0)}) for p in range(n)]
-    variables = {
+    variables: dict[str, symbolic.Var] = {
         "tok": pb.input_var(4),
         "pos": pb.position_var(n),
         "prev": pb.set_var(range=n, values=values, position_init_fn=lambda p: {max(p - 1, 0)}),
@@ -82,7 +82,10 @@ def test_unused_default_outside_values_is_accepted_and_runs() -> None:
 
 
 def test_used_default_outside_values_is_an_error() -> None:
-    variables = {"tok": pb.input_var(2), "s": pb.set_var(range=2, values=[frozenset({1})])}
+    variables: dict[str, symbolic.Var] = {
+        "tok": pb.input_var(2),
+        "s": pb.set_var(range=2, values=[frozenset({1})]),
+    }
     with pytest.raises(errors.ProgramError, match="variable 's': default"):
         pb.program_spec(variables, {}, lambda z: None, "tok", input_range=2)
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import alta
-from alta import programs
+from alta import passes, programs
 from alta.model import CompiledModel
 
 PARITY = "parity_sequential_relative"
@@ -29,13 +29,16 @@ PARITY_STEPS = 1000
 
 @pytest.fixture(scope="session")
 def compiled() -> Any:
-    """`compiled(name)`: the library program `name` compiled (numpy, float64), cached."""
+    """`compiled(name)`: the library program `name` compiled (numpy, float64), cached;
+    one-hot, the layout trace supervision learns from (as the experiments compile it)."""
     cache: dict[str, CompiledModel] = {}
 
     def get(name: str) -> CompiledModel:
         if name not in cache:
             program = programs.get(name).build()
-            cache[name] = alta.compile(program, backend="numpy", dtype="float64")
+            cache[name] = alta.compile(
+                program, backend="numpy", dtype="float64", pipeline=passes.ONE_HOT_PIPELINE
+            )
         return cache[name]
 
     return get
@@ -82,17 +85,23 @@ def _compiled_mlp(model: CompiledModel) -> Any:
     class CompiledNet(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.acts = [layer.act for layer in model.ir.loop.mlp.layers]
-            for i, layer in enumerate(model.ir.loop.mlp.layers):
-                self.register_buffer(f"w{i}", torch.tensor(model.ir.weights[layer.w]))
-                self.register_buffer(f"b{i}", torch.tensor(model.ir.weights[layer.b]))
+            self.layers = model.ir.loop.mlp.layers
+            for name in model.ir.mlp_weight_names():
+                self.register_buffer(name.replace(".", "_"), torch.tensor(model.ir.weights[name]))
+
+        def weight(self, name: str) -> torch.Tensor:
+            return getattr(self, name.replace(".", "_"))  # type: ignore[no-any-return]
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            for i, act in enumerate(self.acts):
-                x = x @ getattr(self, f"w{i}") + getattr(self, f"b{i}")
-                if act == dense.CLIPPED_RELU:
-                    x = x.clamp(0.0, 1.0)
-            return x
+            outputs = [x]  # a layer's skips read the MLP input (0) or an earlier layer
+            for layer in self.layers:
+                h = outputs[-1] @ self.weight(layer.w) + self.weight(layer.b)
+                for source, skip in layer.skips:
+                    h = h + outputs[source] @ self.weight(skip)
+                if layer.act == dense.CLIPPED_RELU:
+                    h = h.clamp(0.0, 1.0)
+                outputs.append(h)
+            return outputs[-1]
 
     config = trace_mlp.MLPConfig(hidden=model.ir.mlp_widths or (1,))
     return trace_mlp.TrainedMLP(CompiledNet(), config, model.ir.d_model, [], model.ir.name)

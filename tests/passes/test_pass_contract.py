@@ -339,6 +339,8 @@ def _computed_afterwards(name: str, before: Any, after: Any) -> list[str]:
             f"heads {len(before.heads)} -> {len(after.heads)}",
             f"rules {len(before.rules)} -> {len(after.rules)}",
         ]
+    if name == "choose-encodings":
+        return [f"coded variables {len(before.codes)} -> {len(after.codes)}"]
     if name == "lower-sparse-to-dense":
         return [f"d_model {after.d_model}", f"mlp widths {list(after.mlp_widths)}"]
     if name == "prune-mlp-units":

@@ -52,14 +52,18 @@ def _decode(ir: dense.Module, x: np.ndarray, name: str) -> Any:
 
 
 def _mlp(ir: dense.Module, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """x + MLP(x) in float32, and the activations of every hidden layer."""
-    h, hidden = x, []
+    """x + MLP(x) in float32, and the activations of every hidden layer (a layer's skips
+    read the MLP input, source 0, or an earlier layer's output)."""
+    outputs, hidden = [x], []
     for layer in ir.loop.mlp.layers:
-        h = h @ _w(ir, layer.w) + _w(ir, layer.b)
+        h = outputs[-1] @ _w(ir, layer.w) + _w(ir, layer.b)
+        for source, skip in layer.skips:
+            h = h + outputs[source] @ _w(ir, skip)
         if layer.act == dense.CLIPPED_RELU:
             h = np.clip(h, F32(0), F32(1))
             hidden.append(h)
-    return x + h, hidden
+        outputs.append(h)
+    return x + outputs[-1], hidden
 
 
 def _head(ir: dense.Module, name: str) -> dense.Head:

@@ -136,7 +136,7 @@ def _check_stages(module: dense.Module) -> None:
 
 def _check_mlp(module: dense.Module) -> None:
     layers = module.loop.mlp.layers
-    width = module.d_model
+    widths = [module.d_model]  # widths[k]: the width of MLP source k (0: its input x)
     for i, layer in enumerate(layers):
         role = f"mlp layer {i}"
         if layer.act not in _ACTS:
@@ -144,6 +144,15 @@ def _check_mlp(module: dense.Module) -> None:
                 module, f"{role} has unknown activation '{layer.act}' (known: {', '.join(_ACTS)})"
             )
         last = i == len(layers) - 1
-        out = _weight(module, layer.w, f"{role} w", (width, module.d_model if last else None))[1]
+        shape = (widths[-1], module.d_model if last else None)
+        out = _weight(module, layer.w, f"{role} w", shape)[1]
+        for source, skip in layer.skips:
+            if not 0 <= source < len(widths) - 1:
+                _fail(
+                    module,
+                    f"{role} skip{source} reads source {source}; a layer's skips read the MLP "
+                    f"input (0) or an earlier layer's output (1..{len(widths) - 2})",
+                )
+            _weight(module, skip, f"{role} skip{source}", (widths[source], out))
         _weight(module, layer.b, f"{role} b", (out,))
-        width = out
+        widths.append(out)

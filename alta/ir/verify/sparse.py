@@ -35,9 +35,54 @@ def verify_sparse(module: sparse.Module, *, check_conflicts: bool = False) -> sp
         _fail(module, f"output names unknown variable '%{module.output}'" + _known(module))
     if module.halt is not None:
         _check_halt(module, module.halt)
+    _check_codes(module)
     if check_conflicts:
         _check_conflicts(module)
     return module
+
+
+def _check_codes(module: sparse.Module) -> None:
+    """Binary codes (docs/encodings.md): a coded variable holds ints below 2^bits, variables
+    a head joins share one code, and the halt variable and set-query keys stay one-hot.
+    A code naming a variable a later pass removed is ignored."""
+    variables, codes = module.variables, module.codes
+    for name, bits in codes.items():
+        var = variables.get(name)
+        if var is None:
+            continue
+        if bits == 0:  # value-only: a nullable number without its "defined" dim
+            if var.kind != sparse.NUMERICAL:
+                _fail(module, f"'%{name}' is {var.kind}; only numbers are value-only")
+            continue
+        line = f"encode %{name} binary {bits}"
+        if var.kind != sparse.CATEGORICAL:
+            _fail(module, f"'%{name}' is {var.kind}; only categorical variables take codes", line)
+        if not isinstance(bits, int) or bits < 2:
+            _fail(module, f"the code of '%{name}' has {bits} bits; it needs at least 2", line)
+        bad = [v for v in var.values if not isinstance(v, int) or not 0 <= v < 1 << bits]
+        if bad:
+            _fail(module, f"'%{name}' holds {bad[0]!r}, which {bits} bits cannot code", line)
+    if module.halt is not None and module.halt.var in codes:
+        _fail(module, f"the halt variable '%{module.halt.var}' must stay one-hot")
+    for head in module.heads:
+        pairs = [(head.query, head.key)]
+        if variables[head.output].kind == sparse.CATEGORICAL:
+            pairs.append((head.value, head.output))
+        for a, b in pairs:
+            if codes.get(a) != codes.get(b) and variables[a].kind == sparse.CATEGORICAL:
+                _fail(
+                    module,
+                    f"head '%{head.output}' joins '%{a}' ({_code(codes, a)}) and '%{b}' "
+                    f"({_code(codes, b)}); joined variables share one code",
+                )
+        if variables[head.query].kind == sparse.SET and head.key in codes:
+            _fail(
+                module, f"'%{head.key}' is the key of set query '%{head.query}': it stays one-hot"
+            )
+
+
+def _code(codes: Any, name: str) -> str:
+    return f"binary {codes[name]}" if name in codes else "one-hot"
 
 
 def _fail(module: sparse.Module, what: str, line: str | Callable[[], str] = "") -> NoReturn:

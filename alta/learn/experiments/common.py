@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from alta import compiler, programs
+from alta import compiler, passes, programs
 from alta.learn import data
 from alta.learn.sweep import Job
 
@@ -95,7 +95,7 @@ def trace_run(
     mlp: dict[str, Any],
     seed: int,
     *,
-    pipeline: str = "default",
+    pipeline: str = passes.ONE_HOT_PIPELINE,
     minimal: bool = False,
 ) -> dict[str, Any]:
     """Trace supervision: trace the training inputs, train an MLP on them, plug it into
@@ -166,7 +166,7 @@ def end_to_end_run(
     from alta.learn import end_to_end, optim, transformer
 
     start = time.perf_counter()
-    compiled = compiler.compile(programs.get(case_name).build())
+    compiled = compiler.compile(programs.get(case_name).build(), pipeline=passes.ONE_HOT_PIPELINE)
     train, test = split.draw(case_name, seed)
     config = transformer.compiled_shape(
         compiled,

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from alta import compiler, programs
+from alta import compiler, passes, programs
 from alta.data import scan as scan_data
 from alta.learn.experiments import Experiment, common
 from alta.learn.sweep import Job
@@ -105,7 +105,7 @@ def trace_run(
     if minimal:
         model = coverage.minimal_program(program, _rows(train))
     else:
-        model = compiler.compile(program)
+        model = compiler.compile(program, pipeline=passes.ONE_HOT_PIPELINE)
     traces = trace(program, _rows(train), None, model=model)
     records = len(traces)
     config = trace_mlp.MLPConfig(**{**mlp, "schedule": optim.Schedule(**mlp.get("schedule", {}))})

@@ -22,7 +22,7 @@ from alta.ir import analysis, dense, sparse
 from alta.ir.dense import encode
 from alta.ir.types import Level
 from alta.passes import base, conflict_warning, context
-from alta.passes.lower_sparse_to_dense import mlp_units
+from alta.passes.lower_sparse_to_dense import encodings, mlp_units
 
 MATCH_LOGIT = 1000.0
 
@@ -62,10 +62,25 @@ def constants(module: sparse.Module) -> dict[str, Any]:
     }
 
 
-def layout(module: sparse.Module) -> tuple[dense.Slot, ...]:
+def layout(
+    module: sparse.Module,
+    codes: dict[str, int] | None = None,
+    flags: set[str] | None = None,
+) -> tuple[dense.Slot, ...]:
+    """Each variable's slot; `codes` names the binary-coded ones and their bits, `flags`
+    the numerical ones with a "defined" dim (default: every nullable one)."""
     slots, start = [], 0
     folded = constants(module)
+    codes = codes or {}
     for var in module.variables.values():
+        if var.name in codes and var.name not in folded:
+            slots.append(
+                dense.Slot(
+                    var.name, var.kind, start, tuple(var.values), dense.BINARY, codes[var.name]
+                )
+            )
+            start += codes[var.name]
+            continue
         if var.name in folded:
             values: tuple[Any, ...] = ()
         elif var.kind == sparse.CATEGORICAL:
@@ -73,22 +88,28 @@ def layout(module: sparse.Module) -> tuple[dense.Slot, ...]:
         elif var.kind == sparse.SET:
             values = tuple(range(var.range))
         else:
-            values = ("value", "defined") if var.nullable else ("value",)
+            flag = var.nullable if flags is None else var.name in flags
+            values = ("value", "defined") if flag else ("value",)
         slots.append(dense.Slot(var.name, var.kind, start, values))
         start += len(values)
     return tuple(slots)
 
 
 def lower(module: sparse.Module, max_layers: int | None = None) -> dense.Module:
-    slots = layout(module)
+    """IR3 from IR2: variables named in `module.codes` (choose-encodings) get binary codes."""
+    folded = constants(module)
+    reach = analysis.reachable_values(module)
+    codes = {n: b for n, b in module.codes.items() if n in module.variables and b}
+    value_only = {n for n, b in module.codes.items() if b == encodings.VALUE_ONLY}
+    flags = {n for n, v in module.variables.items() if v.kind == sparse.NUMERICAL and v.nullable}
+    flags -= value_only - encodings.needs_flag(module, reach)
+    slots = layout(module, codes, flags)
     by_var = {s.var: s for s in slots}
     d = sum(s.width for s in slots)
     weights: dict[str, np.ndarray] = {}
     embed = _embed(module, by_var, d, weights)
-    folded = constants(module)
-    heads = {h.output: _head(module, h, by_var, folded, d, weights) for h in module.heads}
+    heads = {h.output: _head(module, h, by_var, folded, codes, d, weights) for h in module.heads}
     stages = tuple(tuple(heads[h.output] for h in stage) for stage in schedule(module))
-    reach = analysis.reachable_values(module)
     if not module.conflicts_checked:  # e.g. IR2 read from text
         conflict_warning.warn_unproven_conflicts(module, reach)
     layers = mlp_units.build(module, by_var, d, reach, constants(module), weights)
@@ -160,12 +181,73 @@ def _head(
     head: sparse.Head,
     slots: dict[str, dense.Slot],
     folded: dict[str, Any],
+    codes: dict[str, int],
     d: int,
     weights: dict[str, np.ndarray],
 ) -> dense.Head:
     """Q/K/V/O of one head; a constant query, key or value comes in through a bias."""
-    query, key = slots[head.query], slots[head.key]
     value, out = slots[head.value], slots[head.output]
+    if head.key in codes:
+        wq, bq, wk, bk = _binary_match(head, slots, folded, codes[head.key], d)
+    else:
+        wq, bq, wk, bk = _one_hot_match(module, head, slots, folded, d)
+    if head.output in codes:
+        bits = codes[head.output]
+        wv, wo, bv = np.zeros((d, bits)), np.zeros((bits, d)), np.zeros(bits)
+        if head.value in folded:
+            bv[:] = dense.code(folded[head.value], bits)
+        else:
+            wv[value.start : value.stop] = np.eye(bits)
+        wo[:, out.start : out.stop] = np.eye(bits)
+    elif out.kind == sparse.CATEGORICAL:
+        wv, wo = np.zeros((d, out.width)), np.zeros((out.width, d))
+        bv = np.zeros(out.width)
+        for c, v in enumerate(out.values):
+            if head.value in folded:
+                bv[c] = 1.0 if v == folded[head.value] else 0.0
+            elif v in value.values:
+                wv[value.dim(v), c] = 1.0
+            wo[c, out.dim(v)] = 1.0
+    else:
+        # Column 0 carries the number, column 1 (where the output keeps its "defined"
+        # flag) is 1 wherever a position is selected.
+        cols = out.width
+        wv, wo, bv = np.zeros((d, cols)), np.zeros((cols, d)), np.array([0.0, 1.0][:cols])
+        if head.value in folded:
+            bv[0] = folded[head.value]
+        else:
+            wv[value.start, 0] = 1.0
+        wo[:, out.start : out.stop] = np.eye(cols)
+    prefix = f"head.{head.output}"
+    for role, arr in (
+        ("wq", wq),
+        ("bq", bq),
+        ("wk", wk),
+        ("bk", bk),
+        ("wv", wv),
+        ("bv", bv),
+        ("wo", wo),
+    ):
+        weights[f"{prefix}.{role}"] = arr
+    offsets = tuple(sorted(head.mask)) if head.mask else None
+    names = {r: f"{prefix}.{r}" for r in ("wq", "bq", "wk", "bk", "wv", "bv", "wo")}
+    return dense.Head(
+        head.output,
+        **names,
+        offsets=offsets,
+        null_logit=MATCH_LOGIT / 2,
+    )
+
+
+def _one_hot_match(
+    module: sparse.Module,
+    head: sparse.Head,
+    slots: dict[str, dense.Slot],
+    folded: dict[str, Any],
+    d: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Wq, bq, Wk, bk of a one-hot match: a match scores MATCH_LOGIT, anything else 0."""
+    query, key = slots[head.query], slots[head.key]
     key_values = module.variables[head.key].values
     query_var = module.variables[head.query]
     query_values = (
@@ -187,40 +269,30 @@ def _head(
             bk[c] = 1.0 if v == folded[head.key] else 0.0
         else:
             wk[key.dim(v), c] = 1.0
-    if out.kind == sparse.CATEGORICAL:
-        wv, wo = np.zeros((d, out.width)), np.zeros((out.width, d))
-        bv = np.zeros(out.width)
-        for c, v in enumerate(out.values):
-            if head.value in folded:
-                bv[c] = 1.0 if v == folded[head.value] else 0.0
-            elif v in value.values:
-                wv[value.dim(v), c] = 1.0
-            wo[c, out.dim(v)] = 1.0
+    return wq, bq, wk, bk
+
+
+def _binary_match(
+    head: sparse.Head,
+    slots: dict[str, dense.Slot],
+    folded: dict[str, Any],
+    bits: int,
+    d: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Wq, bq, Wk, bk of a match of codes: (M/2) q.k + M(1 - bits/2) is M on equal codes,
+    at most 0 on any other pair and when either side is None (zero), as in one-hot."""
+    wq, wk = np.zeros((d, bits + 1)), np.zeros((d, bits + 1))
+    bq, bk = np.zeros(bits + 1), np.zeros(bits + 1)
+    half = MATCH_LOGIT / 2
+    if head.query in folded:
+        bq[:bits] = half * dense.code(folded[head.query], bits)
     else:
-        # Column 0 carries the number, column 1 is 1 wherever a position is selected.
-        wv, wo, bv = np.zeros((d, 2)), np.zeros((2, d)), np.array([0.0, 1.0])
-        if head.value in folded:
-            bv[0] = folded[head.value]
-        else:
-            wv[value.start, 0] = 1.0
-        wo[0, out.start] = 1.0
-        wo[1, out.start + 1] = 1.0
-    prefix = f"head.{head.output}"
-    for role, arr in (
-        ("wq", wq),
-        ("bq", bq),
-        ("wk", wk),
-        ("bk", bk),
-        ("wv", wv),
-        ("bv", bv),
-        ("wo", wo),
-    ):
-        weights[f"{prefix}.{role}"] = arr
-    offsets = tuple(sorted(head.mask)) if head.mask else None
-    names = {r: f"{prefix}.{r}" for r in ("wq", "bq", "wk", "bk", "wv", "bv", "wo")}
-    return dense.Head(
-        head.output,
-        **names,
-        offsets=offsets,
-        null_logit=MATCH_LOGIT / 2,
-    )
+        query = slots[head.query]
+        wq[query.start : query.stop, :bits] = half * np.eye(bits)
+    if head.key in folded:
+        bk[:bits] = dense.code(folded[head.key], bits)
+    else:
+        key = slots[head.key]
+        wk[key.start : key.stop, :bits] = np.eye(bits)
+    bq[bits], bk[bits] = MATCH_LOGIT * (1 - bits / 2), 1.0
+    return wq, bq, wk, bk

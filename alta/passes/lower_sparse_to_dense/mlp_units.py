@@ -30,6 +30,7 @@ import numpy as np
 
 from alta.errors import CompileError
 from alta.ir import dense, sparse, symbolic
+from alta.passes.lower_sparse_to_dense import encodings
 
 Form = tuple[dict[int, float], float]  # (coefficients by input index, constant)
 
@@ -41,38 +42,30 @@ _MAX_CELLS = 1 << 16
 
 @attrs.define
 class _Inputs:
-    """The input space of the rule layer: residual dims, or the units of an expansion layer."""
+    """The input space of the rule layer: the residual dims 0..d-1, then the units of an
+    expansion layer (steps, set equalities, binary-code equalities) at d, d+1, ... The
+    rule layer reads the residual through a skip and the expansion through its w."""
 
     d: int
-    expanded: bool
     units: dict[Any, int] = attrs.field(factory=dict)
     w: list[np.ndarray] = attrs.field(factory=list)
     b: list[float] = attrs.field(factory=list)
 
-    def unit(self, key: Any, w: np.ndarray | None, b: float) -> int:
-        """The index of the expansion unit `key`; `w` (None: one-hot at key[1]) if new."""
-        if not self.expanded:
-            raise CompileError(f"internal: MLP unit {key} needs an expansion layer that is absent")
+    def unit(self, key: Any, w: np.ndarray, b: float) -> int:
+        """The input index of expansion unit `key` (clipped_relu(x w + b)), made if new."""
         if key not in self.units:
-            if w is None:
-                w = np.zeros(self.d)
-                w[key[1]] = key[2] if len(key) > 2 else 1.0
-            self.units[key] = len(self.w)
+            self.units[key] = self.d + len(self.w)
             self.w.append(w)
             self.b.append(b)
         return self.units[key]
 
     def dim(self, d: int) -> Form:
-        """The residual dim `d` (in [0, 1]) as a form over this layer's inputs."""
-        if not self.expanded:
-            return {d: 1.0}, 0.0
-        return {self.unit(("dim", d), None, 0.0): 1.0}, 0.0
+        """The residual dim `d` as a form."""
+        return {d: 1.0}, 0.0
 
     def scaled(self, d: int, scale: float) -> Form:
-        """clipped_relu(x_d * scale) as a form: exact when x_d * scale is in [0, 1]."""
-        if not self.expanded:
-            return {d: scale}, 0.0
-        return {self.unit(("scaled", d, scale), None, 0.0): 1.0}, 0.0
+        """x_d * scale as a form (clipped_relu of it is exact when it lies in [0, 1])."""
+        return {d: scale}, 0.0
 
 
 def _add(*forms: tuple[Form, float]) -> Form:
@@ -93,46 +86,100 @@ def build(
     constants: Mapping[str, Any],
     weights: dict[str, np.ndarray],
 ) -> tuple[dense.MLPLayer, ...]:
-    variables = module.variables
-    # A rule reads the variables of its atoms, and the old value of the variable it writes
-    # (one unit per reachable old value) even when it has no atom on it.
-    expanded = any(
-        variables[name].kind != sparse.CATEGORICAL and name not in constants
-        for r in module.rules
-        for name in (r.var, *(a.var for a in r.atoms))
-    )
-    inputs = _Inputs(d, expanded)
+    inputs = _Inputs(d)
     indicators = _Indicators(module, slots, reach, constants, inputs)
-    units: list[tuple[Form, np.ndarray]] = []
+    units: list[tuple[Form, np.ndarray]] = []  # rule-layer units that write the residual
+    shared: list[tuple[Form, np.ndarray]] = []  # rule units whose variable clears shared
+    clears: list[tuple[range, Form, np.ndarray]] = []  # (its rule units, old==v, -code(v))
     by_var: dict[str, list[sparse.Rule]] = defaultdict(list)
     for rule in module.rules:
         by_var[rule.var].append(rule)
     for name, rules in by_var.items():
-        units.extend(indicators.var_units(name, rules, d))
+        two_level = indicators.shared_clearing(name, rules, d)
+        if two_level is None:
+            units.extend(indicators.var_units(name, rules, d))
+            continue
+        size = len(two_level[0]) + len(two_level[1])
+        # Build one unit per (rule, old value) only where it may be the smaller form.
+        if size >= indicators.unit_count(name, rules):
+            single = indicators.var_units(name, rules, d)
+            if len(single) <= size:
+                units.extend(single)
+                continue
+        first = len(shared)
+        shared.extend(two_level[0])
+        owners = range(first, len(shared))
+        clears.extend((owners, form, out) for form, out in two_level[1])
     for name in module.clears:
         units.extend(indicators.clear_units(name, d))
-    n_in = len(inputs.w) if expanded else d
-    w_rule, b_rule = np.zeros((n_in, len(units))), np.zeros(len(units))
+    layers = []
+    expanded = bool(inputs.w)
+    if expanded:
+        weights["mlp.expand.w"] = np.stack(inputs.w, axis=1)
+        weights["mlp.expand.b"] = np.asarray(inputs.b)
+        layers.append(dense.MLPLayer("mlp.expand.w", "mlp.expand.b", dense.CLIPPED_RELU))
+    rule_units = units + shared
+    layers.append(_layer(weights, "mlp.rules", d, expanded, [f for f, _ in rule_units], 0))
+    rule_out = _outs(d, [out for _, out in rule_units])
+    if not clears:
+        weights["mlp.out.w"], weights["mlp.out.b"] = rule_out, np.zeros(d)
+        layers.append(dense.MLPLayer("mlp.out.w", "mlp.out.b", dense.LINEAR))
+        return tuple(layers)
+    # Shared clearing (docs/encodings.md): clear unit (var, v) fires when some rule writing
+    # var fired (at most one does) and var's old value is v: sum(rules) + [old == v] - 1.
+    gate = np.zeros((len(rule_units), len(clears)))
+    for c, (owners, _, _) in enumerate(clears):
+        gate[[len(units) + r for r in owners], c] = 1.0
+    # The clear layer reads the rule layer through w, the rule layer's inputs through skips.
+    read = _layer(weights, "mlp.clear", d, expanded, [f for _, f, _ in clears], -1.0)
+    skips = (*read.skips, (1, "mlp.clear.e")) if expanded else ((0, "mlp.clear.e"),)
+    weights["mlp.clear.e"], weights["mlp.clear.w"] = weights["mlp.clear.w"], gate
+    layers.append(attrs.evolve(read, skips=skips))
+    weights["mlp.out.w"] = _outs(d, [out for _, _, out in clears])
+    weights["mlp.out.skip"], weights["mlp.out.b"] = rule_out, np.zeros(d)
+    layers.append(
+        dense.MLPLayer("mlp.out.w", "mlp.out.b", dense.LINEAR, ((len(layers) - 1, "mlp.out.skip"),))
+    )
+    return tuple(layers)
+
+
+def _layer(
+    weights: dict[str, np.ndarray],
+    name: str,
+    d: int,
+    expanded: bool,
+    forms: list[Form],
+    shift: float,
+) -> dense.MLPLayer:
+    """A clipped-ReLU layer of units with these forms over [residual, expansion]: the
+    residual part is read through a skip when an expansion layer comes first."""
+    n_in = d + len(weights["mlp.expand.b"]) if expanded else d
+    w, b = _forms(n_in, forms)
+    weights[f"{name}.b"] = b + shift
+    if not expanded:
+        weights[f"{name}.w"] = w
+        return dense.MLPLayer(f"{name}.w", f"{name}.b", dense.CLIPPED_RELU)
+    weights[f"{name}.w"], weights[f"{name}.x"] = w[d:], w[:d]
+    return dense.MLPLayer(f"{name}.w", f"{name}.b", dense.CLIPPED_RELU, ((0, f"{name}.x"),))
+
+
+def _forms(n_in: int, forms: list[Form]) -> tuple[np.ndarray, np.ndarray]:
+    """The weights [n_in, units] and biases [units] of a layer of units with these forms."""
+    w, b = np.zeros((n_in, len(forms))), np.zeros(len(forms))
     rows: list[int] = []
     cols: list[int] = []
     vals: list[float] = []
-    for u, ((coef, const), _) in enumerate(units):
+    for u, (coef, const) in enumerate(forms):
         rows.extend(coef)
         cols.extend([u] * len(coef))
         vals.extend(coef.values())
-        b_rule[u] = const
-    np.add.at(w_rule, (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)), vals)
-    w_out = np.stack([out for _, out in units]) if units else np.zeros((0, d))
-    layers = []
-    if expanded:
-        weights["mlp.expand.w"] = np.stack(inputs.w, axis=1) if inputs.w else np.zeros((d, 0))
-        weights["mlp.expand.b"] = np.asarray(inputs.b)
-        layers.append(dense.MLPLayer("mlp.expand.w", "mlp.expand.b", dense.CLIPPED_RELU))
-    weights["mlp.rules.w"], weights["mlp.rules.b"] = w_rule, b_rule
-    weights["mlp.out.w"], weights["mlp.out.b"] = w_out, np.zeros(d)
-    layers.append(dense.MLPLayer("mlp.rules.w", "mlp.rules.b", dense.CLIPPED_RELU))
-    layers.append(dense.MLPLayer("mlp.out.w", "mlp.out.b", dense.LINEAR))
-    return tuple(layers)
+        b[u] = const
+    np.add.at(w, (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)), vals)
+    return w, b
+
+
+def _outs(d: int, outs: list[np.ndarray]) -> np.ndarray:
+    return np.stack(outs) if outs else np.zeros((0, d))
 
 
 @attrs.define
@@ -144,11 +191,13 @@ class _Indicators:
     inputs: _Inputs
     memo: dict[Any, Any] = attrs.field(factory=dict, init=False)
 
-    def indicator(self, var: str, values: frozenset[Any]) -> Form:
-        """1 when `var`'s value is in `values` (None never is), else 0. Shared: do not mutate."""
-        key = ("indicator", var, values)
+    def indicator(self, var: str, values: frozenset[Any], exact: bool = False) -> Form:
+        """1 when `var`'s value is in `values` (None never is), else 0 -- or, unless `exact`,
+        at most 0: a binary-coded test of one value is its code's score, which a rule's
+        conjunction may take but a sum of alternatives may not. Shared: do not mutate."""
+        key = ("indicator", var, values, exact)
         if key not in self.memo:
-            self.memo[key] = self._indicator(var, values)
+            self.memo[key] = self._indicator(var, values, exact)
         return self.memo[key]
 
     def delta(self, var: str, new: Any, old: Any, d: int) -> np.ndarray:
@@ -159,10 +208,16 @@ class _Indicators:
             self.memo[key] = dense.encode(slot, new, d) - dense.encode(slot, old, d)
         return self.memo[key]
 
-    def _indicator(self, var: str, values: frozenset[Any]) -> Form:
+    def _indicator(self, var: str, values: frozenset[Any], exact: bool) -> Form:
         if var in self.constants:
             return {}, 1.0 if self.constants[var] in values else 0.0
         slot, variable = self.slots[var], self.module.variables[var]
+        if slot.encoding == dense.BINARY:
+            codes = [v for v in values if v in slot.values]
+            cube = None if exact else self._cube(slot, var, codes)
+            if cube is not None:
+                return cube
+            return _add(*((self._equal_unit(slot, v), 1.0) for v in codes))
         if slot.kind == sparse.CATEGORICAL:
             return _add(*((self.inputs.dim(slot.dim(v)), 1.0) for v in values if v in slot.values))
         if slot.kind == sparse.SET:
@@ -173,7 +228,23 @@ class _Indicators:
         slot = self.slots[var]
         if slot.kind != sparse.CATEGORICAL:
             raise CompileError(f"a rule reads '{var}' as None; only categorical None is encodable")
+        if slot.encoding == dense.BINARY:
+            return _add((({}, 1.0), 1.0), (self.indicator(var, frozenset(slot.values), True), -1.0))
         return _add((({}, 1.0), 1.0), *((self.inputs.dim(slot.dim(v)), -1.0) for v in slot.values))
+
+    def _cube(self, slot: dense.Slot, var: str, codes: list[int]) -> Form | None:
+        """A score over the bits `codes` share (encodings.cube): sum of code_i x_i over
+        those f bits - (f - 1) is 1 on `codes`, at most 0 on anything else and on None."""
+        pattern = encodings.cube(slot.bits, codes, self.reach[var])
+        if pattern is None:
+            return None
+        return {slot.start + i: c for i, c in pattern.items()}, 1.0 - len(pattern)
+
+    def _equal_unit(self, slot: dense.Slot, value: int) -> Form:
+        """An expansion unit that is exactly 1 when the slot holds `value`, else 0."""
+        w = np.zeros(self.inputs.d)
+        w[slot.start : slot.stop] = dense.code(value, slot.bits)
+        return {self.inputs.unit(("equal", slot.var, value), w, 1.0 - slot.bits): 1.0}, 0.0
 
     def _set_unit(self, slot: dense.Slot, members: frozenset[int]) -> Form:
         w = np.zeros(self.inputs.d)
@@ -190,7 +261,7 @@ class _Indicators:
         zero: Form = ({}, 0.0)
         edges = [one, *steps, zero]  # edges[i] = [x > edge between bucket i-1 and i]
         form = _add(*((edges[i], 1.0) for i in wanted), *((edges[i + 1], -1.0) for i in wanted))
-        if var.nullable and 0 in wanted:
+        if slot.width == 2 and 0 in wanted:
             # None (0 with the defined flag off) holds every step at 0, so it reads as
             # bucket 0; take that back.
             flag = self.inputs.dim(slot.start + 1)
@@ -204,7 +275,7 @@ class _Indicators:
         w_x, b = 1.0 / gap, 0.5 - edge / gap
         # None is x = 0 with the defined flag off (where 0 may sit on an edge): the flag
         # gates the step, which is then 0 whatever the edge.
-        gate = abs(b) + 1.0 if var.nullable else 0.0
+        gate = abs(b) + 1.0 if slot.width == 2 else 0.0
         if max(abs(v) * w_x for v in domain) + abs(b) + 2 * gate > _FLOAT32_SAFE:
             raise CompileError(
                 f"numerical '{var.name}': values {domain[i - 1]!r} and {domain[i]!r} are too "
@@ -236,6 +307,12 @@ class _Indicators:
             units.append((form, self.delta(rule.var, rule.new, old, d)))
         return units
 
+    def unit_count(self, var: str, rules: list[sparse.Rule]) -> int:
+        """The units of one unit per (rule, old value): `rule_units` without building them,
+        an upper bound on `var_units` but for the grouping it may find."""
+        live = [r for r in rules if all(a.values & self.reach[a.var] for a in r.atoms)]
+        return sum(len(r.allows(var, self.reach[var]) - {r.new}) for r in live)
+
     def var_units(
         self, var: str, rules: list[sparse.Rule], d: int
     ) -> list[tuple[Form, np.ndarray]]:
@@ -259,6 +336,37 @@ class _Indicators:
                 form = _add((body, 1.0), (self.indicator(var, frozenset({old})), 1.0))
                 units.append(((form[0], form[1] - len(others)), self.delta(var, None, old, d)))
         return units
+
+    def shared_clearing(
+        self, var: str, rules: list[sparse.Rule], d: int
+    ) -> tuple[list[tuple[Form, np.ndarray]], list[tuple[Form, np.ndarray]]] | None:
+        """Two-level units for the rules writing `var`: one unit per rule adds its new value,
+        and one clear unit per old value subtracts it (gated by the rule units, in the next
+        layer). None when there is nothing to share."""
+        live = [r for r in rules if all(a.values & self.reach[a.var] for a in r.atoms)]
+        if not live:
+            return None
+        rule_units = []
+        for rule in live:
+            forms = []
+            for atom in rule.atoms:
+                if atom.var == var and None in atom.values and None in self.reach[var]:
+                    exact = self.indicator(atom.var, atom.values, True)
+                    form = _add((exact, 1.0), (self.is_none(var), 1.0))
+                else:
+                    form = self.indicator(atom.var, atom.values)
+                forms.append((form, 1.0))
+            form = _add(*forms, (({}, -float(len(rule.atoms) - 1)), 1.0))
+            rule_units.append((form, self.delta(var, rule.new, None, d)))
+        olds = frozenset().union(*(r.allows(var, self.reach[var]) for r in live)) - {None}
+        slot = self.slots[var]
+        if slot.encoding == dense.BINARY and 2 * slot.bits < len(olds):
+            return rule_units, self._bit_clears(slot, d)
+        clear_units = [
+            (self.indicator(var, frozenset({old})), self.delta(var, None, old, d))
+            for old in sorted(olds, key=symbolic.value_order)
+        ]
+        return rule_units, clear_units
 
     def _olds(self, var: str, atoms: Any) -> frozenset[Any]:
         own = next((a for a in atoms if a.var == var), None)
@@ -319,10 +427,22 @@ class _Indicators:
                 seen.add(cell)
         return len(seen) == math.prod(len(s) for s in space)
 
+    def _bit_clears(self, slot: dense.Slot, d: int) -> list[tuple[Form, np.ndarray]]:
+        """Two units per bit of a code: [bit = +1] subtracts 1, [bit = -1] adds 1."""
+        units = []
+        for i in range(slot.start, slot.stop):
+            for sign in (1.0, -1.0):
+                out = np.zeros(d)
+                out[i] = -sign
+                units.append((({i: sign}, 0.0), out))
+        return units
+
     def clear_units(self, name: str, d: int) -> list[tuple[Form, np.ndarray]]:
         """Units that reset a head output to the zero vector (None)."""
         slot = self.slots[name]
         units = []
+        if slot.encoding == dense.BINARY:
+            return self._bit_clears(slot, d)
         if slot.kind == sparse.CATEGORICAL:
             for k in range(slot.width):
                 out = np.zeros(d)
@@ -331,9 +451,10 @@ class _Indicators:
             return units
         values = [*self.module.variables[name].values, 0.0]
         hi, lo = max(values), min(values)
-        flag = np.zeros(d)
-        flag[slot.start + 1] = -1.0
-        units.append((self.inputs.dim(slot.start + 1), flag))
+        if slot.width == 2:
+            flag = np.zeros(d)
+            flag[slot.start + 1] = -1.0
+            units.append((self.inputs.dim(slot.start + 1), flag))
         for bound in (hi, lo):
             if bound != 0.0:
                 out = np.zeros(d)

@@ -44,7 +44,7 @@ from alta.errors import (
 )
 from alta.ir import analysis, sparse, symbolic
 from alta.ir.types import Level
-from alta.passes import base, conflict_warning, context
+from alta.passes import base, conflict_warning, context, gc_pause
 from alta.passes.lower_symbolic_to_sparse import domains as domain_inference
 from alta.passes.lower_symbolic_to_sparse.lazy_values import (
     Fallback,
@@ -75,7 +75,8 @@ class LowerSymbolicToSparsePass(base.Pass):
     )
 
     def run(self, module: symbolic.Program) -> sparse.Module:
-        result, notes = lower_with_notes(module, lazy=self.lazy, merge_copies=self.merge_copies)
+        with gc_pause.paused():
+            result, notes = lower_with_notes(module, lazy=self.lazy, merge_copies=self.merge_copies)
         ctx = context.current()
         ctx.record("rules", len(result.rules))
         ctx.record("variables", len(result.variables))
@@ -210,15 +211,7 @@ def _rules(
     merge_copies: bool = False,
 ) -> list[sparse.Rule]:
     if isinstance(program.mlp, symbolic.RulesMLP):
-        variables = program.vars
-        rules = []
-        for i, rule in enumerate(program.mlp.rules):
-            why = symbolic.write_error(variables[rule.var], rule.new)
-            if why:
-                dropped.ill_typed.append(f"rule #{i} ({rule}) writes '{rule.var}' := {why}")
-            else:
-                rules.append(_from_rule(rule))
-        return rules
+        return _from_rules(program, dropped)
     written: set[str] = set()
     while True:
         aliases = input_copies(program, domains, written) if merge_copies else {}
@@ -284,14 +277,38 @@ def _explore(
     return rules
 
 
-def _from_rule(rule: symbolic.Rule) -> sparse.Rule:
-    atoms = {n: v for n, v in rule.lhs}
-    atoms[rule.var] = rule.old
-    return sparse.Rule(
-        tuple(sparse.Atom(n, frozenset({v})) for n, v in sorted(atoms.items(), key=_first)),
-        rule.var,
-        rule.new,
-    )
+def _from_rules(program: symbolic.Program, dropped: Dropped) -> list[sparse.Rule]:
+    """Explicit rules as IR2 rules: one atom per lhs pair and one on the old value, in
+    the order of the variables (canonicalize's order).
+
+    A large rule program repeats its atoms and written values many times, so both are
+    made once (and shared atoms are keyed once downstream)."""
+    variables = program.vars
+    order = {name: i for i, (name, _) in enumerate(program.variables)}
+    errors: dict[tuple[str, type, Any], str | None] = {}
+    atoms: dict[tuple[str, Any], sparse.Atom] = {}
+    rules = []
+    for i, rule in enumerate(program.mlp.rules):  # type: ignore[union-attr]
+        key = (rule.var, type(rule.new), rule.new)
+        if key not in errors:
+            errors[key] = symbolic.write_error(variables[rule.var], rule.new)
+        why = errors[key]
+        if why:  # counted; the warning describes the first three
+            described = len(dropped.ill_typed) < 3
+            dropped.ill_typed.append(
+                f"rule #{i} ({rule}) writes '{rule.var}' := {why}" if described else ""
+            )
+            continue
+        pairs = dict(rule.lhs)
+        pairs[rule.var] = rule.old
+        out = []
+        for pair in sorted(pairs.items(), key=lambda p: order[p[0]]):
+            atom = atoms.get(pair)
+            if atom is None:
+                atom = atoms[pair] = sparse.Atom(pair[0], frozenset({pair[1]}))
+            out.append(atom)
+        rules.append(sparse.Rule(tuple(out), rule.var, rule.new))
+    return rules
 
 
 class _Force(Exception):

@@ -1,0 +1,140 @@
+"""The interpreter's ways to the same result must agree to the bit: one sequence in plain
+Python (alta/interp/single.py) or with numpy; attention by pairs, per key value or in
+blocks (alta/interp/attention.py); work kept across layers (alta/interp/reuse.py) or
+redone; leaves by memo (alta/interp/read_memo.py) after it started over or not."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from alta import errors, interp, programs
+from alta import lang as pb
+from alta.interp import attention, loop, read_memo, single
+from alta.interp import state as st
+from alta.interp import symbolic as interp_symbolic
+from alta.ir import symbolic
+
+
+def _numbers_program() -> symbolic.Program:
+    """Means of fractions (and -0.0) over set queries, over two neighbours and over one,
+    and a head whose query is another head's output."""
+    variables: dict[str, symbolic.Var] = {
+        "t": pb.input_var(8),
+        "f": pb.numeric_var(input_init_fn=lambda t: -0.0 if t == 0 else t / 7),
+        "s": pb.set_var(range=8, input_init_fn=lambda t: frozenset({t, (3 * t) % 8})),
+        "out": pb.var(16),
+        "seen": pb.var(8),
+    }
+    heads = {
+        "avg": pb.qkv("s", "t", "f"),
+        "around": pb.qkv(symbolic.RELATIVE_QK, symbolic.RELATIVE_QK, "f", {-1, 1}),
+        "left": pb.v_relative("f", -1),
+        "pick": pb.qkv("t", "seen", "t"),
+        "again": pb.qkv("pick", "t", "t"),
+    }
+
+    def ffn(z: Any) -> None:
+        total = 0.0
+        for name in ("avg", "around", "left"):
+            try:
+                value = z[name]
+            except errors.UndefinedReadError:
+                value = 0.5
+            total += 0.25 if str(value) == "-0.0" else value  # the sign of zero shows
+        z["out"] = int(abs(total) * 997) % 16
+        try:
+            z["seen"] = (z["again"] + z["seen"] + 1) % 8
+        except errors.UndefinedReadError:
+            z["seen"] = (z["seen"] + 3) % 8
+
+    return pb.program_spec(variables, heads, ffn, "out", input_range=8)
+
+
+def _inputs(seed: int, n: int, high: int, longest: int) -> list[list[int]]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, high, size=rng.integers(0, longest + 1)).tolist() for _ in range(n)]
+
+
+CASES: list[tuple[str, Callable[[], symbolic.Program], list[list[int]], int | None]] = [
+    ("numbers", _numbers_program, _inputs(0, 30, 8, 12), 4),
+    *(
+        (name, case.build, case.generate(np.random.default_rng(1), 12) + case.edge_cases(), None)
+        for name, case in programs.PROGRAMS.items()
+    ),
+]
+
+
+def _outcome(fn: Callable[[], loop.RunResult]) -> tuple[Any, ...]:
+    """A run as comparable values: floats by their bits (so -0.0 is not 0.0), or the error."""
+    try:
+        result = fn()
+    except errors.AltaError as exc:
+        return (type(exc).__name__, str(exc))
+    state = {n: a.view(np.int64) if a.dtype.kind == "f" else a for n, a in result.state.items()}
+    return result.outputs, result.layers.tolist(), {n: a.tolist() for n, a in state.items()}
+
+
+def _max_layers(name: str, given: int | None) -> int | None:
+    return given if name == "numbers" else programs.get(name).max_layers
+
+
+@pytest.mark.parametrize(("name", "build", "inputs", "layers"), CASES, ids=[c[0] for c in CASES])
+def test_one_sequence_in_python_equals_numpy(
+    name: str,
+    build: Callable[[], symbolic.Program],
+    inputs: list[list[int]],
+    layers: int | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    program, max_layers = build(), _max_layers(name, layers)
+    for x in inputs:
+        alone = functools.partial(interp.run, program, [x], max_layers)
+        monkeypatch.setattr(single, "ENABLED", True)
+        python = _outcome(alone)
+        monkeypatch.setattr(single, "ENABLED", False)
+        assert _outcome(alone) == python, x
+
+
+@pytest.mark.parametrize(("name", "build", "inputs", "layers"), CASES, ids=[c[0] for c in CASES])
+def test_attention_paths_and_reuse_agree(
+    name: str,
+    build: Callable[[], symbolic.Program],
+    inputs: list[list[int]],
+    layers: int | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    program, max_layers = build(), _max_layers(name, layers)
+    want = _outcome(lambda: _fresh_layers(program, inputs, max_layers))
+    for cells, block in ((10**9, 1 << 20), (0, 1 << 20), (0, 1)):  # pairs, per key, blocks
+        monkeypatch.setattr(attention, "QUADRATIC_CELLS", cells)
+        monkeypatch.setattr(attention, "BLOCK_CELLS", block)
+        assert _outcome(lambda: interp.run(program, inputs, max_layers)) == want, cells
+
+
+def _fresh_layers(
+    program: symbolic.Program, inputs: list[list[int]], max_layers: int | None
+) -> loop.RunResult:
+    """`interp.run` with nothing kept from one layer to the next (a new `Reuse` each)."""
+    tokens, valid = st.pad_inputs(program, inputs)
+    inits = {n: symbolic.init_table(program, n, tokens.shape[1]) for n in program.vars}
+    state = st.initial_state(program, inits, tokens, valid)
+    step = interp_symbolic.mlp_step(program)
+
+    def layer(sub: dict[str, np.ndarray], ok: np.ndarray, k: int, idx: np.ndarray) -> np.ndarray:
+        return interp_symbolic.run_layer(program, sub, ok, k, False, step, idx)
+
+    return loop.loop(program, state, valid, max_layers, layer, drop_finished=True)
+
+
+def test_a_memo_that_starts_over_gives_the_same_leaves(monkeypatch: pytest.MonkeyPatch) -> None:
+    program = _numbers_program()
+    inputs = _inputs(2, 60, 8, 12)
+    want = _outcome(lambda: interp.run(_numbers_program(), inputs, 4))
+    monkeypatch.setattr(read_memo, "MAX_KEYS", 3)
+    for _ in range(2):
+        assert _outcome(lambda: interp.run(program, inputs, 4)) == want
