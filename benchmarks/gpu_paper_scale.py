@@ -356,10 +356,11 @@ def table(rows: list[dict[str, Any]], batches: list[int]) -> str:
                 cells += [f"skipped ({cell.get('skipped', '-')})", "-", "-"]
                 continue
             mark = "~" if cell["layers_estimated"] else ""
+            rate = cell["seq_per_s"]
             cells += [
-                f"{cell['seq_per_s']:,.1f}",
-                mark + _share(cell["of_peak_flops"]),
-                mark + _share(cell["of_peak_bytes"]),
+                f"{rate:,.0f}" if rate >= 100 else f"{rate:.3g}",
+                _share(cell["of_peak_flops"], mark),
+                _share(cell["of_peak_bytes"], mark),
             ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -380,8 +381,8 @@ def sizes(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _share(x: float | None) -> str:
-    return "-" if x is None else f"{x:.2%}"
+def _share(x: float | None, mark: str = "") -> str:
+    return "-" if x is None else f"{mark}{x:.2%}"
 
 
 def _fmt(x: Any) -> str:
