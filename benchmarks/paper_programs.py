@@ -99,7 +99,7 @@ def cases(args: argparse.Namespace, rng: random.Random) -> list[dict[str, Any]]:
     for _ in range(args.n):
         tokens = rng.sample(range(1, 16), rng.randint(1, 12))
         sorts.append(([0, *tokens], [0, *sorted(tokens)]))
-    machines = []
+    machines: list[tuple[list[int], list[int]]] = []
     while len(machines) < args.n:
         mem = [rng.randint(-2, 15) for _ in range(9)] + [rng.randint(-16, 16) for _ in range(7)]
         want = subleq_reference(mem)

@@ -50,6 +50,10 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 BATCH = 64
 
+# One copy of the SUBLEQ and SCAN references and the SCAN grammar, beside this script.
+sys.path.insert(0, str(HERE))
+from paper_programs import scan_command, scan_reference, subleq_reference  # noqa: E402
+
 # --------------------------------------------------------------------------- references
 
 
@@ -65,50 +69,6 @@ def addition_reference(pair: list[int]) -> int:
 def sort_reference(tokens: list[int]) -> list[int]:
     """sort_unique keeps its BOS token 0 in front of the sorted tokens."""
     return [0, *sorted(tokens)]
-
-
-def subleq_reference(mem: list[int], max_steps: int = 40) -> list[int] | None:
-    """SUBLEQ as the paper's program runs it (c is read after mem[b] is written), or None
-    when a run leaves the machine's ranges or does not stop within max_steps."""
-    mem, pc = list(mem), 0
-    for _ in range(max_steps):
-        if pc + 2 >= len(mem):
-            return None
-        a, b = mem[pc], mem[pc + 1]
-        if a < 0 or b < 0:
-            return mem
-        if a >= len(mem) or b >= len(mem):
-            return None
-        mem[b] -= mem[a]
-        if not -16 <= mem[b] <= 16:
-            return None
-        if mem[b] > 0:
-            pc += 3
-        elif mem[pc + 2] < 0:
-            return mem
-        else:
-            pc = mem[pc + 2]
-    return None
-
-
-def scan_reference(words: list[str]) -> list[str]:
-    """SCAN's interpretation: `and`/`after` join, `twice`/`thrice` repeat, `opposite` and
-    `around` turn."""
-    for joiner, swap in (("and", False), ("after", True)):
-        if joiner in words:
-            i = words.index(joiner)
-            left, right = scan_reference(words[:i]), scan_reference(words[i + 1 :])
-            return right + left if swap else left + right
-    repeat = {"twice": 2, "thrice": 3}.get(words[-1])
-    if repeat:
-        return scan_reference(words[:-1]) * repeat
-    if len(words) == 1:
-        return [words[0].upper()]
-    act = [] if words[0] == "turn" else [words[0].upper()]
-    turn = ["LTURN" if words[-1] == "left" else "RTURN"]
-    if len(words) == 2:
-        return turn + act
-    return turn * 2 + act if words[1] == "opposite" else (turn + act) * 4
 
 
 REFERENCES: dict[str, Callable[[Any], Any]] = {
@@ -142,21 +102,6 @@ def subleq_inputs(rng: random.Random, n: int) -> list[list[int]]:
         if subleq_reference(mem) is not None:
             out.append(mem)
     return out
-
-
-def scan_command(rng: random.Random) -> str:
-    """A random command of SCAN's grammar."""
-
-    def verb() -> str:
-        x = rng.choice(["walk", "run", "jump", "look", "turn"])
-        if x != "turn" and rng.random() < 0.25:
-            return x
-        return f"{x} {rng.choice(['', 'opposite ', 'around '])}{rng.choice(['left', 'right'])}"
-
-    def clause() -> str:
-        return verb() + rng.choice(["", " twice", " thrice"])
-
-    return clause() + rng.choice(["", f" and {clause()}", f" after {clause()}"])
 
 
 def scan_inputs(
