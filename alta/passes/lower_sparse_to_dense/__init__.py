@@ -62,16 +62,11 @@ def constants(module: sparse.Module) -> dict[str, Any]:
     }
 
 
-def layout(
-    module: sparse.Module,
-    codes: dict[str, int] | None = None,
-    flags: set[str] | None = None,
-) -> tuple[dense.Slot, ...]:
+def layout(module: sparse.Module, codes: dict[str, int], flags: set[str]) -> tuple[dense.Slot, ...]:
     """Each variable's slot; `codes` names the binary-coded ones and their bits, `flags`
-    the numerical ones with a "defined" dim (default: every nullable one)."""
+    the numerical ones with a "defined" dim."""
     slots, start = [], 0
     folded = constants(module)
-    codes = codes or {}
     for var in module.variables.values():
         if var.name in codes and var.name not in folded:
             slots.append(
@@ -88,8 +83,7 @@ def layout(
         elif var.kind == sparse.SET:
             values = tuple(range(var.range))
         else:
-            flag = var.nullable if flags is None else var.name in flags
-            values = ("value", "defined") if flag else ("value",)
+            values = ("value", "defined") if var.name in flags else ("value",)
         slots.append(dense.Slot(var.name, var.kind, start, values))
         start += len(values)
     return tuple(slots)
