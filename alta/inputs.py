@@ -41,6 +41,8 @@ def as_batch(inputs: Any) -> tuple[bool, list[list[Any]]]:
             f"inputs is a {type(inputs).__name__}; pass a list of ints or a list of lists"
         )
     items = list(inputs)
+    if items and set(map(type, items)) == {list}:  # the usual batch, without a check per item
+        return False, list(map(list, items))
     if not items or not _is_sequence(items[0]):
         return True, [items]
     batch = []

@@ -501,11 +501,32 @@ class _RulesWriter:
         key = ", ".join(names) if len(names) > 1 else names[0]
         entries = ", ".join(f"{_r(k)}: {_r(v)}" for k, v in table.items())
         get = ", ".join(repr(v.name) for v in context)
-        return [
-            f"T{i} = {{{entries}}}",
+        body = [
             f"for {key} in mlp.get({get}):",
             f"    if ({key}) in T{i}:",
             f"        mlp.set({target.name!r}, T{i}[({key})])",
+        ]
+        return [f"T{i} = {{{entries}}}", *self._where_equal(i, target, context, body)]
+
+    def _where_equal(self, i: int, target: _Var, context: list[_Var], body: list[str]) -> list[str]:
+        """Now and then, `body` only where two other variables hold one value, spelled as
+        the paper's programs do (`if position == b`): what `fold-equalities` folds."""
+        d = self.draw
+        others = [
+            v for v in self.readable if v.kind == "cat" and v is not target and v not in context
+        ]
+        pairs = [
+            (x, y)
+            for x, y in itertools.combinations(others, 2)
+            if len(set(x.domain) & set(y.domain)) >= 2
+        ]
+        if not pairs or not d(_chance(1, 2)):
+            return body
+        x, y = d(st.sampled_from(pairs))
+        return [
+            f"for e{i}_x, e{i}_y in mlp.get({x.name!r}, {y.name!r}):",
+            f"    if e{i}_x == e{i}_y:",
+            *(f"        {line}" for line in body),
         ]
 
     def _new_value(self, target: _Var, values: list[Any]) -> Any:

@@ -79,6 +79,8 @@ def _differential(data: st.DataObject, pipeline: str) -> None:
     event(f"inputs kept: {len(kept)}/{len(seqs)}")
     assume(kept)
     model = _compile(program, max_layers, pipeline)
+    if model.sparse_ir is not None and any(r.equals for r in model.sparse_ir.rules):
+        event("rules test an equality (fold-equalities)")
     strategies.assert_agrees(program, model, kept, max_layers)
     if program.halt is not None:
         _run_long(program, model, [seq for seq, _ in kept])

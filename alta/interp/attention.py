@@ -12,8 +12,6 @@ heads add the selected values in position order from 0.0, as a plain loop would
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from alta.errors import UndefinedBehaviourError
@@ -105,11 +103,11 @@ def _attend(
                 )
                 sel = _PerKey(keyed, q, valid, is_set, fits)
             reuse.put(("select", *qk), qk, sel)
-        count = sel.count
         if not numeric:
             if strict:
-                _check_attention(program, head, q, count, None, valid, layer, batch_index)
-            return np.where(sel.one, v.reshape(-1)[sel.index], st.NONE_INT)
+                _check_attention(program, head, q, sel.count, None, valid, layer, batch_index)
+            return _picked(v, sel.pick)
+        count = sel.count
         total, nones = sel.sums(v, strict)
     if strict:
         _check_attention(program, head, q, count, nones, valid, layer, batch_index)
@@ -185,25 +183,33 @@ def _relative(
     return count, got, nones
 
 
+_NONE_TAIL = np.array([st.NONE_INT], dtype=np.int64)
+
+
+def _picked(v: np.ndarray, pick: np.ndarray) -> np.ndarray:
+    """A categorical head's output: `v` at the flat index `pick` of each query's one
+    selected position, None where `pick` is one past the end (none, or more than one)."""
+    return np.concatenate((v.ravel(), _NONE_TAIL))[pick]
+
+
 class _Pairs:
     """What each query selects, from every query against every key ([B, N, N]): few
-    numpy calls, quadratic in length. `one`: valid queries that select exactly one
-    position; `index`: its flat index there (0 elsewhere)."""
+    numpy calls, quadratic in length. `pick`: for a valid query that selects exactly one
+    position, its flat index, else B * N (`_picked`)."""
 
     def __init__(self, q: np.ndarray, k: np.ndarray, valid: np.ndarray, is_set: bool) -> None:
         self.valid = valid
         self.hits = _hits(q, k, valid, is_set)  # [B, query, key]
         self.count = self.hits.sum(axis=2)
+        self._pick: np.ndarray | None = None
 
-    @functools.cached_property
-    def one(self) -> np.ndarray:
-        return self.valid & (self.count == 1)
-
-    @functools.cached_property
-    def index(self) -> np.ndarray:
-        b, n = self.valid.shape
-        first = self.hits.argmax(axis=2) + np.arange(0, b * n, n)[:, None]
-        return np.where(self.one, first, 0)
+    @property
+    def pick(self) -> np.ndarray:  # made on first use (categorical heads alone need it)
+        if self._pick is None:
+            b, n = self.valid.shape
+            first = self.hits.argmax(axis=2) + np.arange(0, b * n, n)[:, None]
+            self._pick = np.where(self.valid & (self.count == 1), first, b * n)
+        return self._pick
 
     def sums(self, v: np.ndarray, strict: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Per query, the sum of the selected values (in position order; NaN where one
@@ -258,7 +264,7 @@ class _Keyed:
         self.slots = self.at // n * size + k.reshape(-1)[self.at]  # their cells
         self.count = np.bincount(self.slots, minlength=self.cells)
         self.index_sum = np.bincount(self.slots, self.at, minlength=self.cells).astype(np.int64)
-        self.index = np.where(self.count == 1, self.index_sum, 0)
+        self.pick = np.where(self.count == 1, self.index_sum, b * n)  # as `_Pairs.pick`
 
     def sums(self, weights: np.ndarray) -> np.ndarray:
         """Per cell, the sum of `weights` (at the keyed positions) in position order."""
@@ -275,7 +281,7 @@ class _PerKey:
     def __init__(
         self, keyed: _Keyed, q: np.ndarray, valid: np.ndarray, is_set: bool, fits: bool
     ) -> None:
-        b = q.shape[0]
+        b, n = q.shape
         self.keyed, self.shape, self.sets, size = keyed, q.shape, is_set, keyed.size
         if is_set:
             members = np.minimum(np.arange(size), 63)  # a shift by 63 gives 0 (as in `_match`)
@@ -286,15 +292,21 @@ class _PerKey:
                 np.rint(np.einsum("bnr,br->bn", weights, t[:-1].reshape(b, size)))
                 for t in (keyed.count, keyed.index_sum)
             )
-            self.count = count.astype(np.int64)
-            self.one = valid & (self.count == 1)
-            self.index = np.where(self.one, index.astype(np.int64), 0)
+            self._count: np.ndarray | None = count.astype(np.int64)
+            self.pick = np.where(valid & (self._count == 1), index.astype(np.int64), b * n)
         else:
             asks = valid & (q >= 0) if fits else valid & (q >= 0) & (q < size)
             self.query = np.where(asks, keyed.base + q, -1)  # other queries read the last cell
-            self.count = keyed.count[self.query]
-            self.one = self.count == 1
-            self.index = keyed.index[self.query]
+            self.pick = keyed.pick[self.query]
+            self._count = None
+
+    @property
+    def count(self) -> np.ndarray:
+        """Per query, how many positions it selects (made on first use: categorical
+        heads need it only when strict)."""
+        if self._count is None:
+            self._count = self.keyed.count[self.query]
+        return self._count
 
     def sums(self, v: np.ndarray, strict: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """As `_Pairs.sums`; the None count comes whether `strict` or not."""

@@ -22,8 +22,9 @@ class Positions:
         #: Flat indices into [B, N] arrays, or None when every position is valid.
         self.index: np.ndarray | None = None
         self.size = valid.size
-        if not valid.all():
-            self.index = np.flatnonzero(valid)
+        self._row_of: np.ndarray | None = None
+        if np.count_nonzero(valid) < valid.size:
+            self.index = valid.reshape(-1).nonzero()[0]
             self.size = len(self.index)
 
     def __len__(self) -> int:
@@ -38,9 +39,14 @@ class Positions:
         """Flat indices into [B, N] arrays of the valid positions `pos`."""
         return pos if self.index is None else self.index[pos]
 
-    def rows(self, pos: np.ndarray) -> np.ndarray:
-        """The batch row (0-based in this batch) of each valid position in `pos`."""
-        return self.flat_index(pos) // max(self.width, 1)
+    @property
+    def row_of(self) -> np.ndarray:
+        """The batch row (0-based in this batch) of every valid position (made on first
+        use, as every property here: `functools.cached_property` takes a lock)."""
+        if self._row_of is None:
+            every = np.arange(self.size) if self.index is None else self.index
+            self._row_of = every // max(self.width, 1)
+        return self._row_of
 
 
 class Flat(Mapping[str, np.ndarray]):
@@ -54,7 +60,7 @@ class Flat(Mapping[str, np.ndarray]):
     def __getitem__(self, name: str) -> np.ndarray:
         column = self._cache.get(name)
         if column is None:
-            flat = self._arrays[name].reshape(-1)
+            flat = self._arrays[name].ravel()  # (read only: a copy would do)
             index = self.where.index
             column = self._cache[name] = flat if index is None else flat[index]
         return column

@@ -86,19 +86,22 @@ def loop(
     while running and layer < limit:
         changed = layer_fn(work, run_valid, layer, rows)
         layer += 1
+        # (`np.count_nonzero` and ufunc reductions: `.any()` and `.all()` cost far more)
         if halt is None:
-            halted = np.zeros(len(rows), dtype=bool)
+            halted = None
+            done = active & ~changed
         else:
-            halted = ((work[halt.var] == halt.value) | idle).all(axis=1)
-        done = (halted | ~changed) & active
-        if not done.any():
+            halted = np.logical_and.reduce((work[halt.var] == halt.value) | idle, axis=1)
+            done = (halted | ~changed) & active
+        if not np.count_nonzero(done):
             continue
-        fixed = done & ~halted  # a fixed point: later layers would change nothing
-        if fixed.any():
+        fixed = done if halted is None else done & ~halted
+        if np.count_nonzero(fixed):  # a fixed point: later layers would change nothing
             if halt is not None and max_layers is None:
                 raise fixed_point_error(program, int(rows[np.flatnonzero(fixed)[0]]), layer)
             layers[rows[fixed]] = limit
-        layers[rows[done & halted]] = layer
+        if halted is not None:
+            layers[rows[done & halted]] = layer
         active &= ~done
         run_valid = run_valid.copy()  # a new array: `layer_fn` may keep what it made of the old
         run_valid[done] = False
@@ -139,12 +142,14 @@ def _drop(
     active: np.ndarray,
     run_valid: np.ndarray,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """The working batch without its finished rows, whose state goes back to `state`."""
+    """The working batch without its finished rows, whose state goes back to `state`.
+    (Rows by `take`: indexing by a mask or an index array costs three times as much.)"""
+    kept = active.nonzero()[0]
     if work is not state:
-        gone = ~active
+        gone = (~active).nonzero()[0]
         for name, array in work.items():
-            state[name][rows[gone]] = array[gone]
-    return {n: a[active] for n, a in work.items()}, rows[active], run_valid[active]
+            state[name][rows[gone]] = array.take(gone, axis=0)
+    return {n: a.take(kept, axis=0) for n, a in work.items()}, rows[kept], run_valid[kept]
 
 
 def changed_rows(
@@ -169,12 +174,14 @@ def decode_outputs(
     """The output variable of each sequence as Python values."""
     var = program.vars[program.output]
     arr = state[program.output]
-    rows = zip(arr.tolist(), lengths.tolist(), strict=True)  # one conversion, not one a row
     if isinstance(var, symbolic.CategoricalVar):
-        defined = arr >= 0 if valid is None else (arr >= 0) | ~valid
-        if defined.all():  # no None: the rows as they are
-            return [row[:n] for row, n in rows]
-        return [[None if x < 0 else x for x in row[:n]] for row, n in rows]
+        undefined = arr < 0 if valid is None else (arr < 0) & valid
+        if np.count_nonzero(undefined):  # None put in by numpy, not tested value by value
+            objects = arr.astype(object)
+            objects[undefined] = None
+            arr = objects
+        return [row[:n] for row, n in zip(arr.tolist(), lengths.tolist(), strict=True)]
+    rows = zip(arr.tolist(), lengths.tolist(), strict=True)  # one conversion, not one a row
     if isinstance(var, symbolic.NumericalVar):
         return [[None if x != x else x for x in row[:n]] for row, n in rows]  # NaN is None
     return [[st.decode(var, x) for x in row[:n]] for row, n in rows]

@@ -96,7 +96,11 @@ class FunctionRunner:
             for j, n in enumerate(self.names)
             if isinstance(self.variables[n], symbolic.NumericalVar)
         }
+        #: Head outputs, whose writes the layer drops (they are cleared at once).
+        self.cleared = {j for j, n in enumerate(self.names) if n in program.head_outputs}
         self._reads: tuple[str, ...] = ()
+        #: The tree and its number of slots that `_reads` was made for (slots only grow).
+        self._reads_of: tuple[read_tree.ReadTree | None, int] = (None, 0)
 
     def tree(self) -> read_tree.ReadTree:
         """The program's tree, made anew when missing or grown past `MAX_TREE_NODES`."""
@@ -120,8 +124,8 @@ class FunctionRunner:
 
     def __call__(self, flat: Mapping[str, np.ndarray], layer: int, where: Positions) -> Writes:
         n = len(where)
-        self._reads = ()
         if not n:
+            self._reads, self._reads_of = (), (None, 0)
             return {}
         tree = self.tree()
         bits = _Columns(flat, self.names)
@@ -135,12 +139,16 @@ class FunctionRunner:
             for row in misses:  # in order: the first position that raises is reported
                 found = tree.find(columns, row)
                 leaf[row] = found if found >= 0 else self._call(tree, columns, row, layer, where)
+        if self._reads_of != (tree, len(tree.slot)):
+            self._reads_of = (tree, len(tree.slot))
+            self._reads = tuple(self.names[c] for c in tree.slot)
         writes = {}
         for col, (mask, raw) in tree.written.items():
+            if col in self.cleared:
+                continue
             which = mask[leaf]
-            if which.any():
+            if np.count_nonzero(which):
                 writes[self.names[col]] = (which, raw[leaf])
-        self._reads = tuple(self.names[c] for c in tree.slot)
         return writes
 
     def leaves(

@@ -42,13 +42,13 @@ class Memo:
         codes = tree.codes_of(bits)
         if not self._current():
             self._start_over()
-        if self._strides is None or (codes > self._top).any():  # no room for a key
+        if self._strides is None or np.count_nonzero(codes > self._top):  # no room for a key
             leaf = tree.walk_codes(codes)
             return leaf, np.flatnonzero(leaf < 0).tolist()
         key = self._strides @ (np.minimum(codes, self._room) if self._layout[1] else codes)
         at = np.searchsorted(self._keys, key)
         leaf = self._leaves[at]
-        miss = np.flatnonzero(self._keys[at] != key)
+        miss = (self._keys[at] != key).nonzero()[0]
         if not len(miss):
             return leaf, []
         found = tree.walk_codes(codes[:, miss])

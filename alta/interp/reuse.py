@@ -11,6 +11,7 @@ that finished, which nothing reads any more) and only as a new array.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -24,7 +25,7 @@ class Reuse:
 
     def __init__(self) -> None:
         self._batch: Any = None  # the working batch's state
-        self._stamps: dict[str, int] = {}
+        self._stamps: defaultdict[str, int] = defaultdict(int)
         self._clock = 0
         self._kept: dict[Hashable, tuple[tuple[int, ...], Any]] = {}
         self._where: tuple[np.ndarray, np.ndarray, Positions] | None = None
@@ -66,4 +67,4 @@ class Reuse:
         return kept is not None and kept[0] == self._of(kept[1])
 
     def _of(self, names: Sequence[str]) -> tuple[int, ...]:
-        return tuple(self._stamps.get(n, 0) for n in names)
+        return tuple(map(self._stamps.__getitem__, names))

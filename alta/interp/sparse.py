@@ -132,7 +132,7 @@ def _layer(
 def rule_matches(
     module: sparse.Module, specs: Mapping[str, symbolic.Var], values: Mapping[str, np.ndarray]
 ) -> np.ndarray:
-    """Whether each rule's atoms all hold on `values` (arrays of one shape, raw as the
+    """Whether each rule's atoms and equalities all hold on `values` (arrays of one shape, raw as the
     interpreter stores them): bool [*shape, rules]. None matches no atom. The one place
     IR2 atoms are evaluated (the IR2 interpreter, traces, pictures)."""
     shape = next(iter(values.values())).shape
@@ -149,4 +149,9 @@ def rule_matches(
                 domain = list(module.variables[atom.var].values)
                 allowed = [domain.index(v) for v in atom.values if v in domain]
             hits[..., i] &= np.isin(index[atom.var], allowed) & (index[atom.var] >= 0)
+        for x, y in rule.equals:  # categorical: the index is the value, -1 for None
+            for name in (x, y):
+                if name not in index:
+                    index[name] = mlp.value_index(specs[name], name, values[name])
+            hits[..., i] &= (index[x] == index[y]) & (index[x] >= 0)
     return hits

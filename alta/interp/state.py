@@ -103,7 +103,8 @@ def _pad_plain_ints(
         values = np.array(flat, dtype=np.int64)
     except OverflowError:
         return None
-    if len(values) and (values.min() < 0 or values.max() >= input_range):
+    # One reduction for both ends: as unsigned, negative tokens are 2**63 and above.
+    if len(values) and values.view(np.uint64).max() >= min(input_range, 2**63):
         return None
     if len(values) == len(inputs) * width:  # every sequence equally long
         return values.reshape(len(inputs), width), np.ones((len(inputs), width), dtype=bool)
@@ -160,9 +161,12 @@ def start(
         if len(widths) >= MAX_WIDTHS:
             widths.clear()
         plan = widths[n] = plan_of(program, n)
-    all_valid = bool(valid.all())
+    all_valid = np.count_nonzero(valid) == valid.size
     state: dict[str, np.ndarray] = {}
     for name, source, table, none in plan:
+        if not all_valid and source != "token":  # one call: the table broadcast on the mask
+            state[name] = np.where(valid, table if source == "position" else table[0], none)
+            continue
         if source == "token":
             arr = table[tokens]
         elif source == "position":

@@ -133,33 +133,48 @@ def apply_writes(
     `reuse` which variables did). Only written variables can change: head outputs are
     None before and after a layer."""
     where = flat.where
-    moved = []
+    moved: np.ndarray | None = None  # per valid position, whether a write changed it
     for name, (pos, values) in writes.items():
         if name in program.head_outputs:  # cleared at once (rules may not write them)
             continue
         target = state[name]
+        floats = target.dtype.kind == "f"
         if pos.dtype == bool:  # a mask over every position, and every position's values
             old = flat[name]
             new = np.where(pos, values, old)
             differs = new != old
-            at, values = where.index, new
+            if floats:
+                differs &= ~(np.isnan(new) & np.isnan(old))
+            moves = np.count_nonzero(differs)
+            if moves or floats:  # (floats are put anyway: -0.0 == 0.0, but not its bits)
+                if where.index is None:
+                    np.copyto(target, new.reshape(target.shape))
+                else:
+                    target.put(where.index, new)
         else:
             at = where.flat_index(pos)
             old = target.take(at)
             differs = values != old
-        if target.dtype.kind == "f":
-            differs &= ~(np.isnan(values) & np.isnan(old))
-        if at is None:
-            np.copyto(target, values.reshape(target.shape))
-        else:
+            if floats:
+                differs &= ~(np.isnan(values) & np.isnan(old))
             target.put(at, values)
-        if differs.any():
+            moves = np.count_nonzero(differs)
+            if moves:
+                differs = _spread(differs, pos, len(where))
+        if moves:
             reuse.touch(name)
-            moved.append(np.flatnonzero(differs) if pos.dtype == bool else pos[differs])
+            moved = differs if moved is None else moved | differs
     changed = np.zeros(len(next(iter(state.values()))), dtype=bool)
-    if moved:
-        changed[where.rows(np.concatenate(moved))] = True
+    if moved is not None:
+        changed[where.row_of[moved]] = True
     return changed
+
+
+def _spread(differs: np.ndarray, pos: np.ndarray, size: int) -> np.ndarray:
+    """`differs` at valid positions `pos` as a mask over all `size` valid positions."""
+    mask = np.zeros(size, dtype=bool)
+    mask[pos[differs]] = True
+    return mask
 
 
 def mlp_step(program: symbolic.Program) -> mlp.MLPStep:

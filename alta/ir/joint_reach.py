@@ -145,8 +145,9 @@ class JointReach:
                     work += 1
                     if all(not vals.isdisjoint(local[w]) for w, vals in tested.items()):
                         fire.append(r)
-            stay_x = not any(_must_fire(atoms[id(r)], local) for r in fire_x)
-            stay_y = not any(_must_fire(atoms[id(r)], local) for r in fire_y)
+            # A rule with equalities (`%x == %y`) may not fire: it never forces a write.
+            stay_x = not any(not r.equals and _must_fire(atoms[id(r)], local) for r in fire_x)
+            stay_y = not any(not r.equals and _must_fire(atoms[id(r)], local) for r in fire_y)
             nexts = set()
             if stay_y:
                 nexts |= {(r.new, b) for r in fire_x}

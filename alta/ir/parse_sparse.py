@@ -161,12 +161,16 @@ class _SparseParser(Parser):
                 self.fail(f"this is rule #{index} (rules are numbered from 0 in order)", tok)
         self.expect(":")
         atoms: list[sparse.Atom] = []
+        equals: list[tuple[str, str]] = []
         if not self.accept("true"):
             while True:
                 var, _ = self.var_ref("an atom's variable")
-                self.word("in")
-                values = self.listing("{", "}", lambda var=var: self.value(var.kind))
-                atoms.append(sparse.Atom(var.name, frozenset(values)))
+                if self.accept("=="):
+                    equals.append((var.name, self.var_ref("the variable it equals")[0].name))
+                else:
+                    self.word("in")
+                    values = self.listing("{", "}", lambda var=var: self.value(var.kind))
+                    atoms.append(sparse.Atom(var.name, frozenset(values)))
                 if not self.accept(","):
                     break
         self.expect("->")
@@ -178,7 +182,7 @@ class _SparseParser(Parser):
             self.word("none-dont-care")
             self.expect("]")
             flag = True
-        return sparse.Rule(tuple(atoms), var.name, new, flag)
+        return sparse.Rule(tuple(atoms), var.name, new, flag, tuple(equals))
 
 
 def parse_sparse(text: str, tokens: list[Token] | None = None) -> sparse.Module:

@@ -18,10 +18,12 @@ IR2 (`alta.sparse`)::
       var %V : cat<RANGE>|num|set<RANGE> {VALUE, ...} [nullable] = INIT
           INIT: head | VALUE (a constant) | token[VALUE, ...] | position[VALUE, ...]
       head %OUT = attend(query=%Q, key=%K, value=%V[, mask={INT, ...}])
-      rule [#N] : %V in {VALUE, ...}, ... | true -> %V := VALUE [none-dont-care]
+      rule [#N] : TEST, ... | true -> %V := VALUE [none-dont-care]
+          TEST: %V in {VALUE, ...} | %V == %W (two categorical variables hold one value)
       clear %OUT, ...            (optional; the head outputs, in order)
       halt %V == INT             (optional)
       output %V
+      encode %V binary INT | value-only   (optional, any number; docs/encodings.md)
     }
 
 IR3 (`alta.dense`), a fixed record (see `alta.ir.dense`)::

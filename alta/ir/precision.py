@@ -33,7 +33,8 @@ _HALF = ("bfloat16", "float16")
 
 def certified_dtypes(module: dense.Module) -> list[str]:
     """The dtypes (of float64, float32, bfloat16, float16) the model is exact in."""
-    return [name for name in _FORMATS if _exact_in(module, name)]
+    facts = _Facts(module)
+    return [name for name in _FORMATS if facts.exact_in(name)]
 
 
 def _representable(arr: np.ndarray, dtype: str) -> bool:
@@ -45,28 +46,66 @@ def _representable(arr: np.ndarray, dtype: str) -> bool:
     return bool(np.array_equal(arr.astype(dtype).astype(np.float64), arr))
 
 
-def _exact_in(module: dense.Module, dtype: str) -> bool:
-    bits, largest = _FORMATS[dtype]
-    numbers = [s for s in module.layout if s.kind == sparse.NUMERICAL and s.width]
-    if dtype in _HALF and numbers:
-        return False  # numbers, their steps and their averages round in a half dtype
-    # Fractional weights (numerical steps) may round in float32: the lowering sized their
-    # margins for it. Every other weight must be exact.
-    if not all(
-        _representable(np.asarray(w), dtype)
-        for w in module.weights.values()
-        if dtype in _HALF or np.array_equal(w, np.round(w))
-    ):
-        return False
-    limit = float(2**bits)
-    for head in module.loop.attention.heads:
-        w = module.weights
-        q = np.abs(w[head.wq]).sum(axis=0) + np.abs(w[head.bq])
-        k = np.abs(w[head.wk]).sum(axis=0) + np.abs(w[head.bk])
-        logit = float((q * k).sum())
-        if logit >= largest or (dtype in _HALF and logit >= limit * _step(w[head.wq], w[head.bq])):
+class _Facts:
+    """What the test of each dtype reads from the weights, found once: the arrays are
+    large, and only the limits they are compared with depend on the dtype."""
+
+    def __init__(self, module: dense.Module) -> None:
+        w = {name: np.asarray(a) for name, a in module.weights.items()}
+        self.weights = w
+        self.integral = {n: bool(np.array_equal(a, np.round(a))) for n, a in w.items()}
+        self.largest = {n: float(np.abs(a).max(initial=0.0)) for n, a in w.items()}
+        self.numbers = any(s.kind == sparse.NUMERICAL and s.width for s in module.layout)
+        # Per head: its largest logit magnitude, and the step its logits are multiples of.
+        self.heads = [
+            (_logit(w[h.wq], w[h.bq], w[h.wk], w[h.bk]), _step(w[h.wq], w[h.bq]))
+            for h in module.loop.attention.heads
+        ]
+        # Per hidden layer: its largest pre-activations, or None when a weight is fractional.
+        self.layers = [self._totals(layer) for layer in module.loop.mlp.layers[:-1]]
+
+    def exact_in(self, dtype: str) -> bool:
+        bits, largest = _FORMATS[dtype]
+        if dtype in _HALF and self.numbers:
+            return False  # numbers, their steps and their averages round in a half dtype
+        # Fractional weights (numerical steps) may round in float32: the lowering sized
+        # their margins for it. Every other weight must be exact.
+        if not all(
+            self._representable(name, dtype, bits)
+            for name in self.weights
+            if dtype in _HALF or self.integral[name]
+        ):
             return False
-    return all(_layer_exact(module, layer, limit) for layer in module.loop.mlp.layers[:-1])
+        limit = float(2**bits)
+        for logit, step in self.heads:
+            if logit >= largest or (dtype in _HALF and logit >= limit * step):
+                return False
+        # Integer weights and biases: pre-activations below `limit` in magnitude; fractional
+        # steps: the lowering checked float32's margins.
+        return all(
+            limit >= 2**24 if total is None else bool((total < limit).all())
+            for total in self.layers
+        )
+
+    def _representable(self, name: str, dtype: str, bits: int) -> bool:
+        # Integers up to 2^bits are exact in a float with `bits` mantissa bits.
+        if self.integral[name] and self.largest[name] <= 2**bits:
+            return True
+        return _representable(self.weights[name], dtype)
+
+    def _totals(self, layer: dense.MLPLayer) -> np.ndarray | None:
+        parts = [layer.w, *(w for _, w in layer.skips)]
+        if not all(self.integral[n] for n in [*parts, layer.b]):
+            return None
+        w = self.weights
+        return np.abs(w[layer.b]) + sum(np.abs(w[n]).sum(axis=0) for n in parts)
+
+
+def _logit(wq: np.ndarray, bq: np.ndarray, wk: np.ndarray, bk: np.ndarray) -> float:
+    """The largest logit magnitude: the sum of |q_i k_i| over the widest q and k."""
+    q = np.abs(wq).sum(axis=0) + np.abs(bq)
+    k = np.abs(wk).sum(axis=0) + np.abs(bk)
+    return float((q * k).sum())
 
 
 def _step(wq: np.ndarray, bq: np.ndarray) -> float:
@@ -74,13 +113,3 @@ def _step(wq: np.ndarray, bq: np.ndarray) -> float:
     nonzero = np.abs(np.concatenate([wq.ravel(), bq]))
     nonzero = nonzero[nonzero > 0]
     return float(nonzero.min()) if len(nonzero) else 1.0
-
-
-def _layer_exact(module: dense.Module, layer: dense.MLPLayer, limit: float) -> bool:
-    """Integer weights and biases, pre-activations below `limit` in magnitude."""
-    parts = [module.weights[layer.w], *(module.weights[w] for _, w in layer.skips)]
-    bias = np.abs(module.weights[layer.b])
-    if any(not np.array_equal(p, np.round(p)) for p in [*parts, bias]):
-        return limit >= 2**24  # fractional steps: the lowering checked float32's margins
-    total = bias + sum(np.abs(p).sum(axis=0) for p in parts)
-    return bool((total < limit).all())

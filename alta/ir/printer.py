@@ -99,6 +99,8 @@ def rule_text(index: int, rule: sparse.Rule) -> str:
         f"{sym('%', a.var)} in {{{', '.join(fmt(v) for v in sorted(a.values, key=symbolic.value_order))}}}"
         for a in rule.atoms
     )
+    equals = ", ".join(f"{sym('%', x)} == {sym('%', y)}" for x, y in rule.equals)
+    atoms = ", ".join(part for part in (atoms, equals) if part)
     flag = " [none-dont-care]" if rule.dont_care_none else ""
     return f"rule #{index} : {atoms or 'true'} -> {sym('%', rule.var)} := {fmt(rule.new)}{flag}"
 

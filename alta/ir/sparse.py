@@ -6,7 +6,7 @@ Users write passes against `Module.variables` (name -> Variable, in layout order
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, TypeAlias
 
 import attrs
@@ -72,12 +72,24 @@ class Rule:
     The old value of `var` is its atom, or any value when it has none. `dont_care_none`
     marks rules derived from a Python function: a state where one of their atoms' variables
     is None makes the interpreter raise, so such states may fire the rule or not.
+    `equals` are pairs of categorical variables that must also hold one defined value
+    (`%position == %b`): one condition where atoms would need a rule per shared value
+    (the `fold-equalities` pass finds them; docs/encodings.md).
     """
 
     atoms: tuple[Atom, ...]
     var: str
     new: Value
     dont_care_none: bool = False
+    equals: tuple[tuple[str, str], ...] = ()
+
+    def reads(self) -> Iterator[str]:
+        """The variables the rule tests: its atoms' and its equalities'."""
+        for a in self.atoms:
+            yield a.var
+        for x, y in self.equals:
+            yield x
+            yield y
 
     def atom(self, var: str) -> Atom | None:
         for a in self.atoms:
@@ -135,8 +147,8 @@ class Module:
             g.add_edge(node, ("var", head.output), role="write")
         for i, rule in enumerate(self.rules):
             node = ("rule", i)
-            for atom in rule.atoms:
-                g.add_edge(("var", atom.var), node, role="read")
+            for read in rule.reads():
+                g.add_edge(("var", read), node, role="read")
             g.add_edge(node, ("var", rule.var), role="write")
         return g
 

@@ -19,6 +19,7 @@ import functools
 import sys
 import typing
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar, TypeVar
@@ -39,6 +40,7 @@ BUILTIN: dict[str, str] = {
     "dce": "alta.passes.dce:DeadCodeEliminationPass",
     "lower-symbolic-to-sparse": "alta.passes.lower_symbolic_to_sparse:LowerSymbolicToSparsePass",
     "merge-equal-variables": "alta.passes.merge_equal_variables:MergeEqualVariablesPass",
+    "fold-equalities": "alta.passes.fold_equalities:FoldEqualitiesPass",
     "minimize-rules": "alta.passes.minimize_rules:MinimizeRulesPass",
     "prune-values": "alta.passes.prune_values:PruneValuesPass",
     "choose-encodings": "alta.passes.choose_encodings:ChooseEncodingsPass",
@@ -125,11 +127,18 @@ def options(cls: type[Pass]) -> list[Option]:
     return result
 
 
+#: Fully resolved annotations per pass class: `spec()` asks for them on every run of a pass.
+_RESOLVED: weakref.WeakKeyDictionary[type, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
 def _field_types(cls: type) -> dict[str, Any]:
     """The annotations of `cls`, resolved; one that does not resolve stays a string (and
-    the others still resolve)."""
+    the others still resolve, but are not kept: a later call may resolve them all)."""
+    if cls in _RESOLVED:
+        return _RESOLVED[cls]
     try:
-        return typing.get_type_hints(cls)
+        _RESOLVED[cls] = typing.get_type_hints(cls)
+        return _RESOLVED[cls]
     except Exception:
         pass
     hints: dict[str, Any] = {}

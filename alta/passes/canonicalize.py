@@ -15,7 +15,8 @@ AtomKey = tuple[int, tuple[Any, ...]]
 
 @attrs.frozen
 class CanonicalizePass(base.Pass):
-    """Sort atoms by variable, drop duplicate rules, order rules by written variable."""
+    """Sort atoms and equalities by variable, drop duplicate rules, order rules by the
+    variable they write."""
 
     name: ClassVar[str] = "canonicalize"
     level: ClassVar[Level] = Level.SPARSE
@@ -47,10 +48,19 @@ def _canonical(module: sparse.Module) -> sparse.Module:
             pairs = sorted(zip(keys, rule.atoms, strict=True), key=lambda p: p[0][0])
             keys = tuple(k for k, _ in pairs)
             rule = attrs.evolve(rule, atoms=tuple(a for _, a in pairs))
+        equals: tuple[tuple[int, int], ...] = ()
+        if rule.equals:
+            ends = ((order[x], order[y]) for x, y in rule.equals)
+            equals = tuple(sorted((min(i, j), max(i, j)) for i, j in ends))
+            names = list(order)
+            canonical = tuple((names[i], names[j]) for i, j in equals)
+            if canonical != rule.equals:
+                rule = attrs.evolve(rule, equals=canonical)
         # Equal rules get equal keys (atoms sorted by variable, values by value), and
         # the first of them is kept.
-        keyed.setdefault((order[rule.var], _value_key(rule.new), keys, rule.dont_care_none), rule)
-    rules = tuple(rule for _, rule in sorted(keyed.items(), key=lambda item: item[0][:3]))
+        key = (order[rule.var], _value_key(rule.new), keys, equals, rule.dont_care_none)
+        keyed.setdefault(key, rule)
+    rules = tuple(rule for _, rule in sorted(keyed.items(), key=lambda item: item[0][:4]))
     same = len(rules) == len(module.rules) and all(
         a is b for a, b in zip(rules, module.rules, strict=True)
     )

@@ -51,7 +51,7 @@ def _merged_olds(module: sparse.Module) -> sparse.Module:
     groups: dict[tuple[Any, ...], list[sparse.Rule]] = {}
     for rule in module.rules:
         rest = tuple(id(a) for a in rule.atoms if a.var != rule.var)  # atoms live on
-        key = (rule.var, type(rule.new), rule.new, rule.dont_care_none, rest)
+        key = (rule.var, type(rule.new), rule.new, rule.dont_care_none, rule.equals, rest)
         groups.setdefault(key, []).append(rule)
     if len(groups) == len(module.rules):
         return module

@@ -34,7 +34,7 @@ def live_variables(module: sparse.Module) -> set[str]:
         reads = set(live)
         for rule in module.rules:
             if rule.var in live:
-                reads.update(a.var for a in rule.atoms)
+                reads.update(rule.reads())
                 reads.add(rule.var)
         for head in module.heads:
             if head.output in live:

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from alta.errors import PassError, PipelineError, VerifyError
+from alta.ir import sparse
 from alta.passes import base, context, fixpoint, gc_pause, pipeline
 from alta.passes.instrument import Instrumentation, as_list
 
@@ -36,6 +37,51 @@ def verify(module: Any) -> Any:
     from alta.ir.verify import verify_dense
 
     return verify_dense(module)
+
+
+class _Verifier:
+    """`verify`, except that an IR2 module checks only the rules that the last module it
+    passed lacked, when the two differ in nothing but their rules.
+
+    A pass that reorders or rewrites a few of thousands of rules keeps the others (the same
+    objects, immutable), and each rule's check reads only that rule and the rest of the
+    module, never another rule; so rules that passed once pass again. On any error the
+    whole module is checked, so the error is the one `verify` names (rule indices and all).
+    """
+
+    def __init__(self) -> None:
+        self.last: sparse.Module | None = None  # it holds its rules, so their ids stay theirs
+
+    def __call__(self, module: Any) -> Any:
+        if not isinstance(module, sparse.Module):
+            return verify(module)
+        last, self.last = self.last, None
+        if last is None or not _same_but_rules(last, module):
+            verify(module)
+        else:
+            passed = set(map(id, last.rules))
+            new = tuple([r for r in module.rules if id(r) not in passed])
+            try:
+                verify(attrs.evolve(module, rules=new))
+            except VerifyError:
+                verify(module)  # raises the same error, naming the rule by its index
+                raise
+        self.last = module
+        return module
+
+
+def _same_but_rules(a: sparse.Module, b: sparse.Module) -> bool:
+    """Whether `a` and `b` agree in every field but `rules` (variables: the same objects,
+    in the same order)."""
+    if list(a.variables) != list(b.variables) or any(
+        v is not b.variables[k] for k, v in a.variables.items()
+    ):
+        return False
+    return all(
+        getattr(a, f.name) == getattr(b, f.name)
+        for f in attrs.fields(sparse.Module)
+        if f.name not in ("rules", "variables")
+    )
 
 
 class PassManager:
@@ -135,31 +181,33 @@ class PassManager:
         pipeline.check_levels(self.passes, base.level_of(module), str(self))
         stages = [module]
         done: list[str] = []
+        check = _Verifier()
         for inst in self.instrumentations:
             inst.run_begin(self, module)
         try:
             with gc_pause.paused():  # passes allocate millions of small, long-lived objects
                 for p in self.passes:
-                    stages.append(self._run_one(p, stages[-1], done))
+                    stages.append(self._run_one(p, stages[-1], done, check))
         finally:
             for inst in self.instrumentations:
                 inst.run_end(self, stages[-1])
         return stages
 
-    def _run_one(self, p: base.Pass, module: Any, done: list[str]) -> Any:
+    def _run_one(self, p: base.Pass, module: Any, done: list[str], check: _Verifier) -> Any:
         """Run `p` (every pass of a fixpoint, round by round) and add what ran to `done`."""
         if isinstance(p, fixpoint.Fixpoint):
-            return p.iterate(module, lambda q, m: self._run_one(q, m, done))
+            return p.iterate(module, lambda q, m: self._run_one(q, m, done, check))
         # The pass records its statistics here; instruments read them in after_pass.
         with context.PassContext(p.name).active():
-            result = self._run_in_context(p, module, done)
+            result = self._run_in_context(p, module, done, check)
         done.append(p.name)
         return result
 
-    def _run_in_context(self, p: base.Pass, module: Any, done: list[str]) -> Any:
+    def _run_in_context(self, p: base.Pass, module: Any, done: list[str], check: _Verifier) -> Any:
         for inst in self.instrumentations:
             inst.before_pass(p, module)
-        log.debug("running pass %s", p.spec())
+        if log.isEnabledFor(logging.DEBUG):  # spec() prints options: not free, per pass
+            log.debug("running pass %s", p.spec())
         result = None
         try:
             result = p.run(module)
@@ -168,7 +216,7 @@ class PassManager:
             for inst in self.instrumentations:
                 inst.after_pass(p, module, result)
             if self.verify_each and result is not module:  # an unchanged module was checked
-                verify(result)
+                check(result)
         except Exception as exc:
             for inst in self.instrumentations:
                 inst.after_pass_failed(p, module if result is None else result, exc)

@@ -16,7 +16,7 @@ except the output and the halt variable, which are observed from outside: those 
 declared (with their reads redirected) and one of them becomes the representative.
 
 A rule that tested two copies now tests the representative twice; its atoms are
-conjoined (the intersection of their value sets), and a rule whose intersection is empty
+conjoined (an equality of two copies, `%x == %y`, says only that they are defined) (the intersection of their value sets), and a rule whose intersection is empty
 can never fire, so it goes (before the merge it fired only where the copies differed,
 which no reachable state has). The result may hold duplicate rules: `canonicalize` and
 `minimize-rules` after it take care of those.
@@ -28,6 +28,7 @@ catches the rest: rule programs (`program_spec_from_rules`) and modules written 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -87,7 +88,7 @@ def merge_equal(module: sparse.Module) -> sparse.Module:
     keep = _observed(module)
     rules = []
     for rule in module.rules:
-        merged = _merge_atoms(rule, rename)
+        merged = _merge_atoms(rule, rename, module.variables)
         if merged is not None:
             rules.append(merged)
     return attrs.evolve(
@@ -105,16 +106,29 @@ def _rename_head(head: sparse.Head, rename: dict[str, str]) -> sparse.Head:
     return attrs.evolve(head, query=query, key=key, value=value)
 
 
-def _merge_atoms(rule: sparse.Rule, rename: dict[str, str]) -> sparse.Rule | None:
+def _merge_atoms(
+    rule: sparse.Rule, rename: dict[str, str], variables: Mapping[str, sparse.Variable]
+) -> sparse.Rule | None:
     """`rule` reading representatives, its atoms on one variable conjoined; None when
-    they contradict (the rule fired only where copies differ)."""
-    if not any(a.var in rename for a in rule.atoms):
+    they contradict (the rule fired only where copies differ). An equality of two copies
+    becomes an atom: the representative is defined."""
+    if not any(v in rename for v in rule.reads()):
         return rule
     values: dict[str, frozenset[Any]] = {}
+
+    def conjoin(var: str, allowed: frozenset[Any]) -> bool:
+        values[var] = values[var] & allowed if var in values else allowed
+        return bool(values[var])
+
     for atom in rule.atoms:
-        var = rename.get(atom.var, atom.var)
-        values[var] = values[var] & atom.values if var in values else atom.values
-        if not values[var]:
+        if not conjoin(rename.get(atom.var, atom.var), atom.values):
+            return None
+    equals = []
+    for x, y in rule.equals:
+        x, y = rename.get(x, x), rename.get(y, y)
+        if x != y:
+            equals.append((x, y))
+        elif not conjoin(x, frozenset(variables[x].values)):
             return None
     atoms = tuple(sparse.Atom(var, vals) for var, vals in sorted(values.items()))
-    return attrs.evolve(rule, atoms=atoms)
+    return attrs.evolve(rule, atoms=atoms, equals=tuple(equals))

@@ -7,7 +7,9 @@
   value and differ in one variable, then, when the rules are disjoint, expand and reduce
   them Espresso-style (`expand_cubes`), with the states where the variable already
   holds the value written as don't-cares. An atom that covers its variable's whole
-  reachable domain is no atom. Rules writing one variable stay disjoint.
+  reachable domain is no atom. Rules writing one variable stay disjoint. Rules under
+  equalities (`%x == %y`) are minimised only where every rule writing the variable has
+  the same ones.
 With `dataset=` (a JSON file with a list of token lists) or `inputs=` (in text,
 `inputs="2 1 0 1;2 1 1"`: sequences separated by ';', tokens by spaces), rules
 that the module never fires on those inputs are dropped too: the program that is minimal
@@ -106,6 +108,8 @@ def minimize_variable(
     disjoint (`expand_cubes`), else by merging cubes that differ in one variable, until
     that gives no fewer rules or atoms (so a second run changes nothing); `rules` itself
     when the first does not."""
+    if len({r.equals for r in rules}) > 1:
+        return _live(var, rules, reach)
     key = _key(var, rules, reach)
     done = _DONE.get(key)
     if done is not None:
@@ -121,6 +125,20 @@ def minimize_variable(
     while sum(len(held) for held, _ in _DONE.values()) > _DONE_RULES:
         del _DONE[next(iter(_DONE))]  # the oldest first
     return rules
+
+
+def _live(var: str, rules: list[sparse.Rule], reach: analysis.Reachable) -> list[sparse.Rule]:
+    """Rules under different equalities (`%x == %y`) fire on no common cube space, so
+    they are not merged: only those that can never fire, or that only rewrite the value
+    held, go. (Rules that all share their equalities are minimised as usual: the
+    equalities are one more conjunct of every rule, before and after.)"""
+    out = []
+    for rule in rules:
+        olds = rule.allows(var, reach[var]) - {rule.new}
+        apart = any(reach[x].isdisjoint(reach[y] - {None}) for x, y in rule.equals)
+        if olds and not apart and analysis.can_fire(rule, reach):
+            out.append(rule)
+    return out
 
 
 def _key(var: str, rules: list[sparse.Rule], reach: analysis.Reachable) -> tuple[Any, ...]:
@@ -155,8 +173,9 @@ def _minimize_once(
         cover = expand_cubes.minimize(cover, ref)
     # else rules may fire together (undefined behaviour there): only the merged pairs,
     # which fire exactly where the rules they replace do.
+    equals = rules[0].equals if rules else ()
     return [
-        sparse.Rule(space.atoms(c), var, value, dont_care_none=space.none_free)
+        sparse.Rule(space.atoms(c), var, value, space.none_free, equals)
         for value, cubes in cover.items()
         for c in cubes
     ]

@@ -46,28 +46,49 @@ def prune_sparse(module: sparse.Module) -> sparse.Module:
     for rule in module.rules:
         if rule.var in constants:
             continue  # a constant is never changed, so every write to it is a no-op
-        atoms = []
-        for atom in rule.atoms:
-            values = atom.values & frozenset(variables[atom.var].values)
-            if atom.var in constants:
-                values = atom.values & {constants[atom.var]}
-                if values:
-                    continue
-            if not values:
-                break
-            atoms.append(atom if values == atom.values else attrs.evolve(atom, values=values))
-        else:
-            rules.append(
-                rule
-                if len(atoms) == len(rule.atoms)
-                and all(a is b for a, b in zip(atoms, rule.atoms, strict=True))
-                else attrs.evolve(rule, atoms=tuple(atoms))
-            )
+        pruned = _prune_rule(rule, variables, constants)
+        if pruned is not None:
+            rules.append(pruned)
     same = len(rules) == len(module.rules) and all(
         a is b for a, b in zip(rules, module.rules, strict=True)
     )
     same &= all(variables[n] is v for n, v in module.variables.items())
     return module if same else attrs.evolve(module, variables=variables, rules=tuple(rules))
+
+
+def _prune_rule(
+    rule: sparse.Rule, variables: dict[str, sparse.Variable], constants: dict[str, Any]
+) -> sparse.Rule | None:
+    """`rule` over the narrowed domains, atoms on constants folded; None when it can
+    never fire. An equality with a constant becomes an atom on the other variable."""
+    tests = [(a.var, a.values) for a in rule.atoms]
+    equals = []
+    for x, y in rule.equals:
+        if x in constants or y in constants:
+            known, other = (x, y) if x in constants else (y, x)
+            tests.append((other, frozenset({constants[known]})))
+        elif set(variables[x].values).isdisjoint(variables[y].values):
+            return None
+        else:
+            equals.append((x, y))
+    atoms: dict[str, sparse.Atom] = {}
+    for i, (var, allowed) in enumerate(tests):
+        values = allowed & frozenset(variables[var].values)
+        if var in atoms:
+            values &= atoms[var].values
+        if var in constants:
+            values = allowed & {constants[var]}
+            if values:
+                continue
+        if not values:
+            return None
+        same = i < len(rule.atoms) and values == allowed
+        atoms[var] = rule.atoms[i] if same else sparse.Atom(var, values)
+    kept = list(atoms.values())
+    unchanged = len(kept) == len(rule.atoms) and len(equals) == len(rule.equals)
+    if unchanged and all(a is b for a, b in zip(kept, rule.atoms, strict=True)):
+        return rule
+    return attrs.evolve(rule, atoms=tuple(atoms.values()), equals=tuple(equals))
 
 
 def _constants(module: sparse.Module, reach: analysis.Reachable) -> dict[str, Any]:

@@ -27,7 +27,7 @@ def rules_fired(trace: Trace, module: sparse.Module | None = None) -> np.ndarray
             "this trace does not know its IR2 rules (it was laid out by a bare IR3 module or "
             "read from disk); pass module=, e.g. the compiled model's sparse_ir"
         )
-    missing = sorted({a.var for r in module.rules for a in r.atoms} - set(trace.values_in))
+    missing = sorted({v for r in module.rules for v in r.reads()} - set(trace.values_in))
     if missing:
         raise TraceError(
             f"the rules read '{missing[0]}', which the traced program does not declare"

@@ -29,8 +29,10 @@ def verify_sparse(module: sparse.Module, *, check_conflicts: bool = False) -> sp
     for name, var in module.variables.items():
         if var.is_head_output and name not in order:
             _fail(module, f"variable '%{name}' is initialised by a head, but no head writes it")
+    fine = _FineRules(module)
     for i, rule in enumerate(module.rules):
-        _check_rule(module, i, rule)
+        if not fine(rule):
+            _check_rule(module, i, rule)
     if module.output not in module.variables:
         _fail(module, f"output names unknown variable '%{module.output}'" + _known(module))
     if module.halt is not None:
@@ -157,6 +159,37 @@ def _check_head(module: sparse.Module, head: sparse.Head, order: list[str]) -> N
         _fail(module, problem, line)
 
 
+class _FineRules:
+    """A fast test that a rule is well formed; `_check_rule` says what is wrong with one
+    that is not. Rule programs share atom objects, so each is checked once (by identity,
+    while the module holds them)."""
+
+    def __init__(self, module: sparse.Module) -> None:
+        variables = module.variables
+        self.domains = {
+            n: frozenset(v.values) | ({None} if v.nullable else frozenset())
+            for n, v in variables.items()
+        }
+        self.writable = {  # what a rule may write to each variable
+            n: frozenset(v.values)
+            | ({None} if v.nullable and v.kind == sparse.CATEGORICAL else frozenset())
+            for n, v in variables.items()
+            if not v.is_head_output
+        }
+        self.atoms: set[int] = set()
+
+    def __call__(self, rule: sparse.Rule) -> bool:
+        if rule.equals or rule.new not in self.writable.get(rule.var, ()):
+            return False
+        for atom in rule.atoms:
+            if id(atom) not in self.atoms:
+                domain = self.domains.get(atom.var)
+                if domain is None or not atom.values <= domain:
+                    return False
+                self.atoms.add(id(atom))
+        return len(rule.atoms) < 2 or len({a.var for a in rule.atoms}) == len(rule.atoms)
+
+
 def _check_rule(module: sparse.Module, index: int, rule: sparse.Rule) -> None:
     def line() -> str:
         return printer.rule_text(index, rule)
@@ -181,6 +214,8 @@ def _check_rule(module: sparse.Module, index: int, rule: sparse.Rule) -> None:
                 f"of '%{atom.var}'",
                 line,
             )
+    for pair in rule.equals:
+        _check_equal(module, where, pair, line)
     var = module.variables.get(rule.var)
     if var is None:
         _fail(module, f"{where}: writes unknown variable '%{rule.var}'" + _known(module), line)
@@ -205,6 +240,22 @@ def _check_rule(module: sparse.Module, index: int, rule: sparse.Rule) -> None:
             f"domain of '%{rule.var}'",
             line,
         )
+
+
+def _check_equal(
+    module: sparse.Module, where: str, pair: tuple[str, str], line: Callable[[], str]
+) -> None:
+    """`%x == %y` compares two distinct categorical variables (numbers and sets have no
+    equality units)."""
+    for name in pair:
+        var = module.variables.get(name)
+        if var is None:
+            _fail(module, f"{where}: '==' reads unknown variable '%{name}'" + _known(module), line)
+            return
+        if var.kind != sparse.CATEGORICAL:
+            _fail(module, f"{where}: '==' compares '%{name}', which is {var.kind}", line)
+    if pair[0] == pair[1]:
+        _fail(module, f"{where}: '%{pair[0]}' is compared with itself", line)
 
 
 def _check_halt(module: sparse.Module, halt: sparse.Halt) -> None:

@@ -31,8 +31,9 @@ def verify_symbolic(program: symbolic.Program) -> symbolic.Program:
         if why:
             raise ProgramError(f"variable '{name}': init function gives {why} for {source} {index}")
     if isinstance(program.mlp, symbolic.RulesMLP):
+        passed: set[tuple[str, int]] = set()  # int atoms already checked: rules share them
         for i, rule in enumerate(program.mlp.rules):
-            _check_rule(program, i, rule)
+            _check_rule(program, i, rule, passed)
     return program
 
 
@@ -100,23 +101,33 @@ def _check_halt(program: symbolic.Program, halt: symbolic.Halt) -> None:
         raise ProgramError(f"halt value {halt.value} is outside range({var.range}) of '{halt.var}'")
 
 
-def _check_rule(program: symbolic.Program, index: int, rule: symbolic.Rule) -> None:
+def _check_rule(
+    program: symbolic.Program, index: int, rule: symbolic.Rule, passed: set[tuple[str, int]]
+) -> None:
     variables = program.vars
-    where = f"rule #{index} ({rule})"
+
+    def where() -> str:  # formatted only on error: a rule program has thousands of rules
+        return f"rule #{index} ({rule})"
+
     names = [n for n, _ in rule.lhs]
     if len(set(names)) != len(names):
-        raise ProgramError(f"{where}: a variable appears twice in the lhs")
+        raise ProgramError(f"{where()}: a variable appears twice in the lhs")
     for name, value in (*rule.lhs, (rule.var, rule.old)):
+        key = (name, value) if type(value) is int else None
+        if key in passed:
+            continue
         if name not in variables:
-            raise ProgramError(f"{where}: " + _unknown(program, "atom", name))
+            raise ProgramError(f"{where()}: " + _unknown(program, "atom", name))
         why = symbolic.value_error(variables[name], value)
         if why or value is None:
-            raise ProgramError(f"{where}: atom on '{name}': {why or 'None never matches'}")
+            raise ProgramError(f"{where()}: atom on '{name}': {why or 'None never matches'}")
+        if key is not None:
+            passed.add(key)
     if rule.var in program.head_outputs:
         raise ProgramError(
-            f"{where}: writes head output '{rule.var}'; head outputs are read-only in the MLP"
+            f"{where()}: writes head output '{rule.var}'; head outputs are read-only in the MLP"
         )
     if dict(rule.lhs).get(rule.var, rule.old) != rule.old:
-        raise ProgramError(f"{where}: lhs atom on '{rule.var}' disagrees with the old value")
+        raise ProgramError(f"{where()}: lhs atom on '{rule.var}' disagrees with the old value")
     # A write outside the variable's range is accepted: it is undefined behaviour when the
     # rule fires (docs/semantics.md, "Undefined behaviour"), and the compiler drops it.

@@ -1,12 +1,12 @@
 """The MLP weights of IR3: an optional expansion layer, one unit per rule write, a readout.
 
-A rule unit computes clipped_relu(sum of its atoms' indicators - (atoms - 1)): 1 when
-every atom holds, else 0. Indicators are exact 0/1 linear forms of the layer's input:
-a categorical atom sums one-hot dims; a numerical atom is a difference of two step units
-(step_i(x) = [x > edge_i]); a set atom is a set-equality unit. Step and set units live in
-an expansion layer that exists only when some rule reads or writes a numerical or set
-variable;
-categorical dims then pass through it unchanged (clipped_relu is the identity on 0/1).
+A rule unit computes clipped_relu(sum of its tests' indicators - (tests - 1)): 1 when
+every test holds, else 0. Indicators are exact 0/1 linear forms of the layer's input (or
+scores, at most 0 when false): a categorical atom sums one-hot dims or is a code's score;
+a numerical atom is a difference of two step units (step_i(x) = [x > edge_i]); a set atom
+is a set-equality unit; an equality `%x == %y` sums one unit per shared value
+(docs/encodings.md). Step, set and equality units live in an expansion layer that exists
+only when some rule needs one; the rule layer then reads the residual through a skip.
 Each unit writes new - old into the residual, so a rule that may see several old values
 of its variable becomes one unit per reachable old value.
 
@@ -200,6 +200,39 @@ class _Indicators:
             self.memo[key] = self._indicator(var, values, exact)
         return self.memo[key]
 
+    def conjunction(self, atoms: Any, equals: tuple[tuple[str, str], ...]) -> Form:
+        """The sum of the indicators of `atoms` and `equals` (a rule adds its bias)."""
+        return _add(
+            *((self.indicator(a.var, a.values), 1.0) for a in atoms),
+            *((self.equal(x, y), 1.0) for x, y in equals),
+        )
+
+    def equal(self, x: str, y: str) -> Form:
+        """1 when `x` and `y` hold one defined value, else 0: the sum, over the values both
+        may hold, of an expansion unit clipped_relu([x = v] + [y = v] - 1) (each test is
+        1 on v and at most 0 elsewhere and on None, so exactly one unit is 1 on a match).
+        Shared by every rule that compares the pair. Shared: do not mutate."""
+        key = ("equal", x, y)
+        if key not in self.memo:
+            units: list[Form] = []
+            for v in sorted((self.reach[x] & self.reach[y]) - {None}):
+                both = _add(
+                    (self.indicator(x, frozenset({v})), 1.0),
+                    (self.indicator(y, frozenset({v})), 1.0),
+                )
+                if not both[0] and both[1] < 2:
+                    continue  # a folded constant that never holds v
+                if any(i >= self.inputs.d for i in both[0]):
+                    raise CompileError(
+                        f"'%{x} == %{y}': a value test is not linear in the residual"
+                    )
+                w = np.zeros(self.inputs.d)
+                for i, c in both[0].items():
+                    w[i] += c
+                units.append(({self.inputs.unit(("equal", x, y, v), w, both[1] - 1.0): 1.0}, 0.0))
+            self.memo[key] = _add(*((u, 1.0) for u in units))
+        return self.memo[key]
+
     def delta(self, var: str, new: Any, old: Any, d: int) -> np.ndarray:
         """The residual change of `var` from `old` to `new`. Shared: do not mutate."""
         key = ("delta", var, new, old)
@@ -293,7 +326,8 @@ class _Indicators:
         if any(not (a.values & self.reach[a.var]) for a in others):
             return []  # can never fire
         olds = rule.allows(rule.var, self.reach[rule.var])
-        body = _add(*((self.indicator(a.var, a.values), 1.0) for a in others))
+        body = self.conjunction(others, rule.equals)
+        tests = len(others) + len(rule.equals)
         units = []
         for old in sorted(olds, key=symbolic.value_order):
             if old == rule.new:
@@ -303,7 +337,7 @@ class _Indicators:
                 if old is None
                 else self.indicator(rule.var, frozenset({old}))
             )
-            form = _add((body, 1.0), (own_form, 1.0), (({}, -float(len(others))), 1.0))
+            form = _add((body, 1.0), (own_form, 1.0), (({}, -float(tests)), 1.0))
             units.append((form, self.delta(rule.var, rule.new, old, d)))
         return units
 
@@ -327,11 +361,11 @@ class _Indicators:
                 continue
             for rule in group:
                 if rule.new is not None:
-                    form = _add(*((self.indicator(a.var, a.values), 1.0) for a in rule.atoms))
+                    form = self.conjunction(rule.atoms, ())
                     form = form[0], form[1] - (len(rule.atoms) - 1)
                     units.append((form, self.delta(var, rule.new, None, d)))
             others = [a for a in common if a.var != var]
-            body = _add(*((self.indicator(a.var, a.values), 1.0) for a in others))
+            body = self.conjunction(others, ())
             for old in sorted(self._olds(var, common), key=symbolic.value_order):
                 form = _add((body, 1.0), (self.indicator(var, frozenset({old})), 1.0))
                 units.append(((form[0], form[1] - len(others)), self.delta(var, None, old, d)))
@@ -356,7 +390,9 @@ class _Indicators:
                 else:
                     form = self.indicator(atom.var, atom.values)
                 forms.append((form, 1.0))
-            form = _add(*forms, (({}, -float(len(rule.atoms) - 1)), 1.0))
+            forms.extend((self.equal(x, y), 1.0) for x, y in rule.equals)
+            tests = len(rule.atoms) + len(rule.equals)
+            form = _add(*forms, (({}, -float(tests - 1)), 1.0))
             rule_units.append((form, self.delta(var, rule.new, None, d)))
         olds = frozenset().union(*(r.allows(var, self.reach[var]) for r in live)) - {None}
         slot = self.slots[var]
@@ -378,7 +414,7 @@ class _Indicators:
     ) -> Iterator[tuple[list[sparse.Rule], frozenset[sparse.Atom] | None]]:
         """Split `rules` into groups, each with its shared atoms, or None: unit per rule."""
         per_rule = sum(len(self._olds_all(var, r) - {r.new}) for r in rules)
-        if len(rules) < 2 or per_rule <= len(rules) + 1:
+        if len(rules) < 2 or per_rule <= len(rules) + 1 or any(r.equals for r in rules):
             yield rules, None
             return
         common = frozenset(rules[0].atoms).intersection(*(r.atoms for r in rules[1:]))

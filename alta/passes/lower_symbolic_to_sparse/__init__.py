@@ -281,12 +281,14 @@ def _from_rules(program: symbolic.Program, dropped: Dropped) -> list[sparse.Rule
     """Explicit rules as IR2 rules: one atom per lhs pair and one on the old value, in
     the order of the variables (canonicalize's order).
 
-    A large rule program repeats its atoms and written values many times, so both are
-    made once (and shared atoms are keyed once downstream)."""
+    A large rule program repeats its atoms, written values and lhs variables many times,
+    so each is handled once: atoms are made once (and shared atoms are keyed once
+    downstream), and the variable order of each lhs shape is sorted once."""
     variables = program.vars
     order = {name: i for i, (name, _) in enumerate(program.variables)}
     errors: dict[tuple[str, type, Any], str | None] = {}
-    atoms: dict[tuple[str, Any], sparse.Atom] = {}
+    atoms: dict[str, dict[Any, sparse.Atom]] = {name: {} for name in order}  # var, value
+    shapes: dict[tuple[str, ...], list[tuple[str, dict[Any, sparse.Atom]]]] = {}
     rules = []
     for i, rule in enumerate(program.mlp.rules):  # type: ignore[union-attr]
         key = (rule.var, type(rule.new), rule.new)
@@ -301,11 +303,16 @@ def _from_rules(program: symbolic.Program, dropped: Dropped) -> list[sparse.Rule
             continue
         pairs = dict(rule.lhs)
         pairs[rule.var] = rule.old
+        names = tuple(pairs)
+        shape = shapes.get(names)
+        if shape is None:
+            shape = shapes[names] = [(n, atoms[n]) for n in sorted(names, key=order.__getitem__)]
         out = []
-        for pair in sorted(pairs.items(), key=lambda p: order[p[0]]):
-            atom = atoms.get(pair)
+        for name, made in shape:
+            value = pairs[name]
+            atom = made.get(value)
             if atom is None:
-                atom = atoms[pair] = sparse.Atom(pair[0], frozenset({pair[1]}))
+                atom = made[value] = sparse.Atom(name, frozenset({value}))
             out.append(atom)
         rules.append(sparse.Rule(tuple(out), rule.var, rule.new))
     return rules
@@ -532,10 +539,15 @@ def _path(path: dict[str, Any]) -> str:
 
 
 def _numeric_writes(program: symbolic.Program, rules: list[sparse.Rule]) -> dict[str, set[Any]]:
+    """What rules write to each variable whose domain is inferred from its writes."""
+    open_ = {
+        name
+        for name, var in program.variables
+        if not isinstance(var, symbolic.CategoricalVar) and var.values is None
+    }
     grown: dict[str, set[Any]] = {}
-    variables = program.vars
-    for rule in rules:
-        var = variables[rule.var]
-        if not isinstance(var, symbolic.CategoricalVar) and var.values is None:
-            grown.setdefault(rule.var, set()).add(rule.new)
+    if open_:  # else nothing to collect: rule programs are mostly categorical
+        for rule in rules:
+            if rule.var in open_:
+                grown.setdefault(rule.var, set()).add(rule.new)
     return grown
