@@ -276,6 +276,25 @@ def timed(
     }
 
 
+#: A compile faster than this is timed twice, the second on a freshly built program, and
+#: the faster kept: the first also pays one-off imports (ours imports each pass when a
+#: pipeline first names it). Both are recorded (`compile_first_s`).
+WARM_BELOW_S = 5.0
+
+
+def compile_warm(spec: Spec, compile_one: Any, program: Any, out: dict[str, Any]) -> Any:
+    """`compile_one(program)`, timed into `out` (see WARM_BELOW_S); the first result."""
+    start = time.perf_counter()
+    result = compile_one(program)
+    out["compile_first_s"] = out["compile_s"] = time.perf_counter() - start
+    if out["compile_s"] < WARM_BELOW_S:
+        fresh = getattr(_example(spec.module), spec.builder)()
+        start = time.perf_counter()
+        compile_one(fresh)
+        out["compile_s"] = min(out["compile_s"], time.perf_counter() - start)
+    return result
+
+
 def paper_worker(spec: Spec, raws: list[Any], settings: dict[str, Any]) -> dict[str, Any]:
     """The paper's builder, interpreter, compiler and numpy runner, as its tests call them."""
     import numpy as np
@@ -319,10 +338,10 @@ def paper_worker(spec: Spec, raws: list[Any], settings: dict[str, Any]) -> dict[
 
     out["interp"] = {"@1": timed(singles, interpret, settings)}
     try:
-        start = time.perf_counter()
         config = compiler_config.Config(expansion_scalar_1=spec.paper_scalar)
-        params = compiler_utils.compile_transformer(program, config)
-        out["compile_s"] = time.perf_counter() - start
+        params = compile_warm(
+            spec, lambda p: compiler_utils.compile_transformer(p, config), program, out
+        )
     except Exception as exc:  # the paper compiles rule programs only
         out["compile_error"] = _why(exc)
         return out
@@ -385,9 +404,7 @@ def alta_worker(spec: Spec, raws: list[Any], settings: dict[str, Any]) -> dict[s
         out["interp"][label] = timed(groups, interpret, settings)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", alta.CompileWarning)
-        start = time.perf_counter()
-        model = alta.compile(program, max_layers=limit)
-        out["compile_s"] = time.perf_counter() - start
+        model = compile_warm(spec, lambda p: alta.compile(p, max_layers=limit), program, out)
     out["warnings"] = [str(w.message).split("; ")[0][:160] for w in caught]
     out["sizes"] = {k: model.stats[k] for k in ("rules", "d_model", "mlp_widths", "heads")}
     out["sizes"].update(params=model.stats["params"], nonzeros=model.stats["nonzeros"])
@@ -629,6 +646,11 @@ def tables(rows: list[dict[str, Any]], backends: list[str]) -> str:
         out += ["\nThe paper's compiler refused:\n"] + [f"- {p}: {e}" for p, e in failed]
     out += ["\n## Build and compile, seconds (paper ÷ ours)\n"]
     out += [
+        f"Compile: the faster of two compiles (of freshly built programs) when the first "
+        f"takes under {WARM_BELOW_S:g} s, as the first also pays one-off imports; the "
+        "first is in brackets.\n"
+    ]
+    out += [
         _head(["program", "build paper", "build ours", "×", "compile paper", "compile ours", "×"])
     ]
     for r in rows:
@@ -640,8 +662,8 @@ def tables(rows: list[dict[str, Any]], backends: list[str]) -> str:
                     _num(p.get("build_s"), 3),
                     _num(o.get("build_s"), 3),
                     _ratio(p.get("build_s"), o.get("build_s")),
-                    _num(p.get("compile_s"), 3) if "compile_s" in p else "-",
-                    _num(o.get("compile_s"), 3),
+                    _compile_cell(p),
+                    _compile_cell(o),
                     _ratio(p.get("compile_s"), o.get("compile_s")),
                 ]
             )
@@ -730,6 +752,14 @@ def _agree(runs: dict[str, Any]) -> str:
         return "-"
     cells = sorted({f"{c}/{d}" for c, d in got})
     return ", ".join(cells)
+
+
+def _compile_cell(side: dict[str, Any]) -> str:
+    if "compile_s" not in side:
+        return "-"
+    first = side.get("compile_first_s", side["compile_s"])
+    extra = f" ({_num(first, 3)})" if first != side["compile_s"] else ""
+    return _num(side["compile_s"], 3) + extra
 
 
 def _head(cells: list[str]) -> str:

@@ -102,14 +102,15 @@ class _Pairs:
         self.memo: dict[int, dict[Pair, tuple[Any, frozenset[int]]]] = {}
 
     def common(self, indices: list[int]) -> list[Pair]:
-        """The pairs every one of these rules pins (none, mostly, found at the first)."""
-        shared: set[Pair] | None = None
-        for i in indices:
-            found = self.of(i).keys()
-            shared = set(found) if shared is None else shared & found
+        """The pairs every one of these rules pins (none, mostly, found early): those of
+        the first rule, then a cheap test per pair of each next rule."""
+        shared = list(self.of(indices[0]))
+        rules = self.module.rules
+        for i in indices[1:]:
             if not shared:
-                return []
-        return sorted(shared or ())
+                break
+            shared = [(x, y) for x, y in shared if _pins(rules[i], x, y)]
+        return sorted(shared)
 
     def of(self, i: int) -> dict[Pair, tuple[Any, frozenset[int]]]:
         found = self.memo.get(i)
@@ -141,6 +142,18 @@ class _Pairs:
             if a[0] == b[0]:
                 out[(a[1], b[1])] = (a[0], frozenset(keyed) - {a[2], b[2]})
         return out
+
+
+def _pins(rule: sparse.Rule, x: str, y: str) -> bool:
+    """Whether `rule`'s atoms pin `x` and `y` to one (defined) value."""
+    a, b = rule.atom(x), rule.atom(y)
+    return (
+        a is not None
+        and b is not None
+        and len(a.values) == 1
+        and a.values == b.values
+        and None not in a.values
+    )
 
 
 def _shared(module: sparse.Module, pair: Pair) -> set[Any]:
