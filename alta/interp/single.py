@@ -2,11 +2,14 @@
 
 Why: a layer of the batched interpreter is a few dozen numpy calls whatever the batch,
 and on one short sequence those calls cost more than the work. `symbolic.run` hands this
-module one sequence of a program with a Python MLP function when it is short, not strict
-and not observed; the result is the batched interpreter's to the bit (outputs, layers,
-final state, errors): values are held raw as there (None is -1 or NaN, sets bitmasks),
-numbers are added in position order from 0.0 as there, and the MLP is the same cached
-function (`mlp.FunctionRunner`), its read tree walked row by row.
+module one sequence when it is short, not strict and not observed; the result is the
+batched interpreter's to the bit (outputs, layers, final state, errors): values are held
+raw as there (None is -1 or NaN, sets bitmasks), numbers are added in position order from
+0.0 as there. A Python MLP function is the same cached function (`mlp.FunctionRunner`),
+its read tree walked row by row. A rule table (`mlp.RuleTable`) is looked up by the same
+keys, in a dict per group, when every variable its rules test is categorical; where two
+rules would write one variable at a position, or a rule's write is ill-typed, the run
+raises `Fallback` and the batched interpreter reports the error.
 """
 
 from __future__ import annotations
@@ -43,10 +46,22 @@ def tokens_of(program: symbolic.Program, seq: list[Any]) -> list[int] | None:
     return None
 
 
+class Fallback(Exception):
+    """The run needs the batched interpreter: it names the error exactly."""
+
+
 def run(
-    program: symbolic.Program, tokens: list[int], max_layers: int | None, runner: mlp.FunctionRunner
-) -> loop.RunResult:
-    """The batched interpreter's `run` on the batch [tokens] (see the module doc)."""
+    program: symbolic.Program, tokens: list[int], max_layers: int | None, runner: mlp.MLPStep
+) -> loop.RunResult | None:
+    """The batched interpreter's `run` on the batch [tokens] (see the module doc); None
+    when this module does not run this MLP."""
+    rules = None
+    if isinstance(runner, mlp.RuleTable):
+        rules = _rule_plan(program, runner)
+        if rules is None:
+            return None
+    elif not isinstance(runner, mlp.FunctionRunner):
+        return None
     n = len(tokens)
     state = _start(program, tokens)
     where = Positions(np.ones((1, n), dtype=bool), np.zeros(1, dtype=np.int64))
@@ -56,7 +71,10 @@ def run(
         after = dict(state)
         for head in program.heads:  # in declaration order: a head may read earlier ones
             after[head.output] = _attend(program, head, after, n)
-        changed = _mlp(program, runner, after, state, n, layer, where)
+        if rules is not None:
+            changed = _rules(rules, after, state, n)
+        else:
+            changed = _mlp(program, runner, after, state, n, layer, where)  # type: ignore[arg-type]
         layer += 1
         if halt is not None and all(x == halt.value for x in state[halt.var]):
             layers = layer
@@ -177,6 +195,76 @@ def _mlp(
                 continue
             column = state[name]
             old = column[i]
+            if old != raw and (old == old or raw == raw):  # NaN (None) equals NaN here
+                changed = True
+            column[i] = raw
+    return changed
+
+
+#: Per group of a rule table: its tested variables, their strides, and key -> rule ids
+#: (`mlp.RuleTable` keys: the sum of value index x stride, categorical index = value).
+_Group = tuple[tuple[str, ...], tuple[int, ...], dict[int, list[int]]]
+
+
+class _RulePlan:
+    def __init__(self, table: mlp.RuleTable, groups: list[_Group]) -> None:
+        self.groups = groups
+        self.head_outputs = table.program.head_outputs
+        self.var_of = [r.var for r in table.rules]
+        self.ill_typed = set(table.ill_typed)
+        self.new = {name: raw.tolist() for name, raw in table.new_raw.items()}
+
+
+def _rule_plan(program: symbolic.Program, table: mlp.RuleTable) -> _RulePlan | None:
+    """The table as dicts (made once per program), or None when a rule tests a variable
+    that is not categorical (numbers and sets index by search, which numpy does)."""
+    if "single_rules" not in program.derived:
+        variables = program.vars
+        plan = None
+        if all(
+            isinstance(variables[name], symbolic.CategoricalVar)
+            for names, *_ in table.groups
+            for name in names
+        ):
+            groups: list[_Group] = []
+            for names, strides, keys, members in table.groups:
+                by_key: dict[int, list[int]] = {}
+                for key, rule in zip(keys.tolist(), members.tolist(), strict=True):
+                    by_key.setdefault(key, []).append(rule)
+                groups.append((names, tuple(strides.tolist()), by_key))
+            plan = _RulePlan(table, groups)
+        program.derived["single_rules"] = plan
+    return program.derived["single_rules"]
+
+
+def _rules(
+    plan: _RulePlan, after: dict[str, list[Any]], state: dict[str, list[Any]], n: int
+) -> bool:
+    """Fire the rules at every position, then apply their writes to `state` together;
+    whether one changed a value. Raises `Fallback` where the batched interpreter raises."""
+    fired: dict[str, dict[int, int]] = {}  # written variable -> position -> rule
+    for names, strides, by_key in plan.groups:
+        columns = [after[name] for name in names]
+        for i in range(n):
+            key = 0
+            for column, stride in zip(columns, strides, strict=True):
+                value = column[i]
+                if value < 0:  # None matches no rule
+                    break
+                key += value * stride
+            else:
+                for rule in by_key.get(key, ()):
+                    at = fired.setdefault(plan.var_of[rule], {})
+                    if i in at or rule in plan.ill_typed:
+                        raise Fallback
+                    at[i] = rule
+    changed = False
+    for name, at in fired.items():
+        if name in plan.head_outputs:  # cleared at once
+            continue
+        column, new = state[name], plan.new[name]
+        for i, rule in at.items():
+            old, raw = column[i], new[rule]
             if old != raw and (old == old or raw == raw):  # NaN (None) equals NaN here
                 changed = True
             column[i] = raw

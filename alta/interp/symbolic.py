@@ -57,12 +57,15 @@ def run(
             "layers to run"
         )
     max_layers = check_max_layers(max_layers)
-    functional = isinstance(program.mlp, symbolic.FunctionMLP)
-    if len(inputs) == 1 and functional and not strict and observe is None and single.ENABLED:
+    if len(inputs) == 1 and not strict and observe is None and single.ENABLED:
         one = single.tokens_of(program, inputs[0])
-        runner = mlp_step(program)
-        if one is not None and isinstance(runner, mlp.FunctionRunner):
-            return single.run(program, one, max_layers, runner)
+        if one is not None:
+            try:
+                result = single.run(program, one, max_layers, mlp_step(program))
+            except single.Fallback:
+                result = None
+            if result is not None:
+                return result
     tokens, valid = st.pad_inputs(program, inputs)
     state = st.start(program, tokens, valid)
     step = mlp_step(program)

@@ -100,6 +100,45 @@ def test_one_sequence_in_python_equals_numpy(
         assert _outcome(alone) == python, x
 
 
+def _clashing_rules(clash: str) -> symbolic.Program:
+    """Rules that go wrong where the token is 1 (two fire on `b`, or one writes 3 to a
+    cat<3>), or that test a number (which the plain-Python path leaves to numpy)."""
+    variables: dict[str, symbolic.Var] = {
+        "t": pb.input_var(3),
+        "p": pb.position_var(6),
+        "b": pb.var(3),
+        "x": pb.numeric_var(values=(0.0, 1.0), input_init_fn=lambda t: float(t == 2)),
+    }
+    rules = [symbolic.Rule((("t", 2),), "b", 0, 1), symbolic.Rule((("t", 1),), "b", 0, 2)]
+    if clash == "two":
+        rules.append(symbolic.Rule((("p", 1),), "b", 0, 1))
+    elif clash == "ill-typed":
+        rules.append(symbolic.Rule((("p", 3), ("t", 1)), "b", 2, 3))
+    else:
+        rules.append(symbolic.Rule((("x", 1.0),), "b", 1, 2))
+    return pb.program_spec_from_rules(variables, {}, rules, "b", 3, 6, name=clash)
+
+
+@pytest.mark.parametrize("clash", ["two", "ill-typed", "number"])
+def test_rule_tables_in_python_equal_numpy_errors_included(
+    clash: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    program = _clashing_rules(clash)
+    outcomes = set()
+    for x in ([0, 2, 0], [0, 1, 2, 1, 1], [1, 1, 1, 1, 1, 1], [2, 2], [0, 0, 0]):
+        alone = functools.partial(interp.run, program, [x], 3)
+        monkeypatch.setattr(single, "ENABLED", True)
+        python = _outcome(alone)
+        monkeypatch.setattr(single, "ENABLED", False)
+        assert _outcome(alone) == python, x
+        outcomes.add(python[0] if isinstance(python[0], str) else "ran")
+    if clash == "number":
+        assert program.derived["single_rules"] is None  # left to numpy
+        assert outcomes == {"ran"}
+    else:
+        assert outcomes == {"ran", "RuleConflictError" if clash == "two" else "IllTypedWriteError"}
+
+
 @pytest.mark.parametrize(("name", "build", "inputs", "layers"), CASES, ids=[c[0] for c in CASES])
 def test_attention_paths_and_reuse_agree(
     name: str,
