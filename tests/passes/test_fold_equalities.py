@@ -189,3 +189,17 @@ def test_minimize_rules_keeps_rules_under_an_equality_but_drops_dead_ones() -> N
     module = _module("%m in {0}, %b == %p -> %m := 1", "%m in {2}, %b in {1} -> %m := 0")
     out = _run(module, "minimize-rules")
     assert len(out.rules) == 1 and out.rules[0].equals == (("b", "p"),)
+
+
+def test_ir2_text_with_equalities_compiles_exactly_on_every_backend() -> None:
+    module = _module(
+        "%m in {0}, %b == %p -> %m := 1",
+        "%m in {1}, %c == %p, %k in {2} -> %m := 2",
+        "%m in {2}, %b in {0}, %p in {0} -> %m := 1",
+    )
+    inputs = [[0, 1, 2, 3], [3, 2, 1, 0], [1, 1], [2], [3, 1, 2, 0], [0, 0, 0, 0]]
+    want = interp_sparse.run(module, inputs, max_layers=5).outputs
+    ir2_passes = passes.DEFAULT_PIPELINE.split(",", 1)[1]
+    for backend in base.available():
+        model = alta.compile(module, backend=backend, pipeline=ir2_passes, max_layers=5)
+        assert model(inputs, allow_unhalted=True) == want, backend
