@@ -50,17 +50,28 @@ def run_uncached(
     program: symbolic.Program, inputs: list[list[int]], max_layers: int | None
 ) -> loop.RunResult:
     """`alta.interp.run` with `uncached_step` as the MLP."""
+    return run_layers(program, inputs, max_layers, uncached_step(program))
+
+
+def run_layers(
+    program: symbolic.Program,
+    inputs: list[list[int]],
+    max_layers: int | None,
+    step: mlp.MLPStep,
+    drop_finished: bool = False,
+) -> loop.RunResult:
+    """`alta.interp.run` through `run_layer` with this MLP step, and nothing kept from one
+    layer to the next (no plain-Python path, a new `Reuse` each layer)."""
     tokens, valid = st.pad_inputs(program, inputs)
     inits = {n: symbolic.init_table(program, n, tokens.shape[1]) for n in program.vars}
     state = st.initial_state(program, inits, tokens, valid)
-    step = uncached_step(program)
 
     def layer(
         sub: dict[str, np.ndarray], sub_valid: np.ndarray, k: int, idx: np.ndarray
     ) -> np.ndarray:
         return interp_symbolic.run_layer(program, sub, sub_valid, k, False, step, idx)
 
-    return loop.loop(program, state, valid, max_layers, layer)
+    return loop.loop(program, state, valid, max_layers, layer, drop_finished=drop_finished)
 
 
 def assert_same_run(got: loop.RunResult, want: loop.RunResult) -> None:

@@ -6,6 +6,7 @@ else /tmp/paper_alta)."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import random
 import sys
@@ -68,37 +69,24 @@ def test_sort_unique(examples: Callable[[str], Any]) -> None:
     assert [o[1:] for o in outputs] == [sorted(t) for t in tokens]
 
 
-def _subleq(mem: list[int], steps: int = 12) -> list[int] | None:
-    """SUBLEQ as the paper's program runs it, or None when a run leaves the machine's
-    ranges or does not stop within `steps` instructions."""
-    mem, pc = list(mem), 0
-    for _ in range(steps):
-        if pc + 2 >= len(mem):
-            return None
-        a, b = mem[pc], mem[pc + 1]
-        if a < 0 or b < 0:
-            return mem
-        if a >= len(mem) or b >= len(mem):
-            return None
-        mem[b] -= mem[a]
-        if not -16 <= mem[b] <= 16:
-            return None
-        if mem[b] > 0:
-            pc += 3
-        elif mem[pc + 2] < 0:
-            return mem
-        else:
-            pc = mem[pc + 2]
-    return None
+def _paper_references() -> Any:
+    """benchmarks/paper_programs.py, whose plain-Python SUBLEQ runs as the paper's does."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "paper_programs.py"
+    spec = importlib.util.spec_from_file_location("paper_programs", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_subleq(examples: Callable[[str], Any]) -> None:
     subleq = examples("subleq")
+    reference = _paper_references().subleq_reference
     rng = random.Random(2)
     machines: list[tuple[list[int], list[int]]] = []
     while len(machines) < 30:
         mem = [rng.randint(-2, 15) for _ in range(9)] + [rng.randint(-16, 16) for _ in range(7)]
-        if (want := _subleq(mem)) is not None:
+        if (want := reference(mem, max_steps=12)) is not None:
             machines.append((mem, want))
     inputs = [subleq.encode_inputs(m) for m, _ in machines]
     outputs = _check(subleq.build_program_spec(), inputs, None)

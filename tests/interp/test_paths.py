@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from function_reference import run_layers
 
 from alta import errors, interp, programs
 from alta import lang as pb
 from alta.interp import attention, loop, read_memo, single
-from alta.interp import state as st
 from alta.interp import symbolic as interp_symbolic
 from alta.ir import symbolic
 
@@ -93,11 +93,19 @@ def test_one_sequence_in_python_equals_numpy(
 ) -> None:
     program, max_layers = build(), _max_layers(name, layers)
     for x in inputs:
-        alone = functools.partial(interp.run, program, [x], max_layers)
-        monkeypatch.setattr(single, "ENABLED", True)
-        python = _outcome(alone)
-        monkeypatch.setattr(single, "ENABLED", False)
-        assert _outcome(alone) == python, x
+        _alone_both_ways(program, x, max_layers, monkeypatch)
+
+
+def _alone_both_ways(
+    program: symbolic.Program, x: list[int], max_layers: int | None, mp: pytest.MonkeyPatch
+) -> tuple[Any, ...]:
+    """The run of `x` alone, in plain Python and with numpy, which must agree."""
+    alone = functools.partial(interp.run, program, [x], max_layers)
+    mp.setattr(single, "ENABLED", True)
+    python = _outcome(alone)
+    mp.setattr(single, "ENABLED", False)
+    assert _outcome(alone) == python, x
+    return python
 
 
 def _clashing_rules(clash: str) -> symbolic.Program:
@@ -126,11 +134,7 @@ def test_rule_tables_in_python_equal_numpy_errors_included(
     program = _clashing_rules(clash)
     outcomes = set()
     for x in ([0, 2, 0], [0, 1, 2, 1, 1], [1, 1, 1, 1, 1, 1], [2, 2], [0, 0, 0]):
-        alone = functools.partial(interp.run, program, [x], 3)
-        monkeypatch.setattr(single, "ENABLED", True)
-        python = _outcome(alone)
-        monkeypatch.setattr(single, "ENABLED", False)
-        assert _outcome(alone) == python, x
+        python = _alone_both_ways(program, x, 3, monkeypatch)
         outcomes.add(python[0] if isinstance(python[0], str) else "ran")
     if clash == "number":
         assert program.derived["single_rules"] is None  # left to numpy
@@ -159,15 +163,8 @@ def _fresh_layers(
     program: symbolic.Program, inputs: list[list[int]], max_layers: int | None
 ) -> loop.RunResult:
     """`interp.run` with nothing kept from one layer to the next (a new `Reuse` each)."""
-    tokens, valid = st.pad_inputs(program, inputs)
-    inits = {n: symbolic.init_table(program, n, tokens.shape[1]) for n in program.vars}
-    state = st.initial_state(program, inits, tokens, valid)
     step = interp_symbolic.mlp_step(program)
-
-    def layer(sub: dict[str, np.ndarray], ok: np.ndarray, k: int, idx: np.ndarray) -> np.ndarray:
-        return interp_symbolic.run_layer(program, sub, ok, k, False, step, idx)
-
-    return loop.loop(program, state, valid, max_layers, layer, drop_finished=True)
+    return run_layers(program, inputs, max_layers, step, drop_finished=True)
 
 
 def test_a_memo_that_starts_over_gives_the_same_leaves(monkeypatch: pytest.MonkeyPatch) -> None:
