@@ -158,6 +158,7 @@ def test_equalities_print_parse_and_run_in_the_ir2_interpreter() -> None:
         ("%b == %q -> %m := 1", "unknown variable '%q'"),
         ("%b == %x -> %m := 1", "'==' compares '%x', which is numerical"),
         ("%b == %b -> %m := 1", "'%b' is compared with itself"),
+        ("%b == %p, %p == %b -> %m := 1", "'%p == %b' appears twice"),
     ],
 )
 def test_the_verifier_refuses_bad_equalities(rule: str, message: str) -> None:

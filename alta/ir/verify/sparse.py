@@ -214,8 +214,12 @@ def _check_rule(module: sparse.Module, index: int, rule: sparse.Rule) -> None:
                 f"of '%{atom.var}'",
                 line,
             )
+    compared: set[frozenset[str]] = set()
     for pair in rule.equals:
         _check_equal(module, where, pair, line)
+        if frozenset(pair) in compared:
+            _fail(module, f"{where}: '%{pair[0]} == %{pair[1]}' appears twice", line)
+        compared.add(frozenset(pair))
     var = module.variables.get(rule.var)
     if var is None:
         _fail(module, f"{where}: writes unknown variable '%{rule.var}'" + _known(module), line)
