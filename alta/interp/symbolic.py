@@ -106,12 +106,12 @@ def run_layer(
         )
     where = reuse.positions(valid, batch_index)
     flat = Flat(after_attn, where)
+    if strict:  # every numerical variable, read or not: not skipped with the MLP
+        _check_numerical_reads(program, flat, layer, where)
     reads = getattr(step, "reads", None)
     if reads is not None and reuse.still("mlp"):
         writes: mlp.Writes = {}  # what it reads is as it was: it wrote all this already
     else:
-        if strict:
-            _check_numerical_reads(program, flat, layer, where)
         writes = step(flat, layer, where)
         if reads is not None:
             names = reads()
@@ -149,6 +149,7 @@ def apply_writes(
             if floats:
                 differs &= ~(np.isnan(new) & np.isnan(old))
             moves = np.count_nonzero(differs)
+            resigned = floats and _resigned(new, old)  # (before the put: `old` may view it)
             if moves or floats:  # (floats are put anyway: -0.0 == 0.0, but not its bits)
                 if where.index is None:
                     np.copyto(target, new.reshape(target.shape))
@@ -160,17 +161,25 @@ def apply_writes(
             differs = values != old
             if floats:
                 differs &= ~(np.isnan(values) & np.isnan(old))
+            resigned = floats and _resigned(values, old)  # (`take` copied `old`)
             target.put(at, values)
             moves = np.count_nonzero(differs)
             if moves:
                 differs = _spread(differs, pos, len(where))
-        if moves:
+        if moves or resigned:  # a read of the new bits may differ (the read tree keys bits)
             reuse.touch(name)
+        if moves:
             moved = differs if moved is None else moved | differs
     changed = np.zeros(len(next(iter(state.values()))), dtype=bool)
     if moved is not None:
         changed[where.row_of[moved]] = True
     return changed
+
+
+def _resigned(new: np.ndarray, old: np.ndarray) -> bool:
+    """Whether a float write changed bits but no value: 0.0 and -0.0 (NaNs are None)."""
+    bits = new.view(np.int64) != old.view(np.int64)
+    return bool(np.any(bits & ~(np.isnan(new) & np.isnan(old))))
 
 
 def _spread(differs: np.ndarray, pos: np.ndarray, size: int) -> np.ndarray:

@@ -60,10 +60,36 @@ def _inputs(seed: int, n: int, high: int, longest: int) -> list[list[int]]:
     return [rng.integers(0, high, size=rng.integers(0, longest + 1)).tolist() for _ in range(n)]
 
 
+def _signed_zero() -> symbolic.Program:
+    """A write that changes only the sign of a zero: equal values, different bits, and the
+    next layer's MLP reads the difference (`g` := 1 once `f` is -0.0)."""
+
+    def ffn(z: Any) -> None:
+        if str(z["f"]) == "-0.0":
+            z["g"] = 1
+        else:
+            z["f"] = -0.0
+            z["h"] = 1
+
+    variables = {
+        "t": pb.input_var(2),
+        "f": pb.numeric_var(input_init_fn=lambda t: 0.0),
+        "g": pb.var(2),
+        "h": pb.var(2),
+    }
+    return pb.program_spec(variables, {}, ffn, "g", input_range=2, name="signed_zero")
+
+
 CASES: list[tuple[str, Callable[[], symbolic.Program], list[list[int]], int | None]] = [
     ("numbers", _numbers_program, _inputs(0, 30, 8, 12), 4),
+    ("signed_zero", _signed_zero, [[0, 1], [1], [1, 0, 1]], 4),
     *(
-        (name, case.build, case.generate(np.random.default_rng(1), 12) + case.edge_cases(), None)
+        (
+            name,
+            case.build,
+            case.generate(np.random.default_rng(1), 12) + case.edge_cases(),
+            case.max_layers,
+        )
         for name, case in programs.PROGRAMS.items()
     ),
 ]
@@ -79,10 +105,6 @@ def _outcome(fn: Callable[[], loop.RunResult]) -> tuple[Any, ...]:
     return result.outputs, result.layers.tolist(), {n: a.tolist() for n, a in state.items()}
 
 
-def _max_layers(name: str, given: int | None) -> int | None:
-    return given if name == "numbers" else programs.get(name).max_layers
-
-
 @pytest.mark.parametrize(("name", "build", "inputs", "layers"), CASES, ids=[c[0] for c in CASES])
 def test_one_sequence_in_python_equals_numpy(
     name: str,
@@ -91,7 +113,7 @@ def test_one_sequence_in_python_equals_numpy(
     layers: int | None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    program, max_layers = build(), _max_layers(name, layers)
+    program, max_layers = build(), layers
     for x in inputs:
         _alone_both_ways(program, x, max_layers, monkeypatch)
 
@@ -151,12 +173,39 @@ def test_attention_paths_and_reuse_agree(
     layers: int | None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    program, max_layers = build(), _max_layers(name, layers)
+    program, max_layers = build(), layers
     want = _outcome(lambda: _fresh_layers(program, inputs, max_layers))
     for cells, block in ((10**9, 1 << 20), (0, 1 << 20), (0, 1)):  # pairs, per key, blocks
         monkeypatch.setattr(attention, "QUADRATIC_CELLS", cells)
         monkeypatch.setattr(attention, "BLOCK_CELLS", block)
         assert _outcome(lambda: interp.run(program, inputs, max_layers)) == want, cells
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_write_that_only_flips_a_zeros_sign_is_read_next_layer(
+    enabled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(single, "ENABLED", enabled)
+    # Layer 1 writes f := -0.0 and h := 1; layer 2 reads -0.0 and writes g := 1.
+    assert interp.run(_signed_zero(), [[0, 1], [1]], 4).outputs == [[1, 1], [1]]
+
+
+def test_strict_checks_numbers_on_layers_whose_mlp_is_skipped() -> None:
+    """The head mean `avg` is 0.5 from layer 1 on, off `f`'s grid; the MLP reads only `t`,
+    so from layer 1 on it is skipped, but strict mode must still report `avg`."""
+
+    def ffn(z: Any) -> None:
+        z["f"] = 1.0 if z["t"] == 1 else 0.0
+
+    variables = {
+        "t": pb.input_var(2),
+        "f": pb.numeric_var(values=(0.0, 1.0), input_init_fn=lambda t: 0.0),
+        "o": pb.var(2),
+    }
+    heads = {"avg": pb.qkv("o", "o", "f")}
+    program = pb.program_spec(variables, heads, ffn, "o", input_range=2)
+    with pytest.raises(errors.UndefinedBehaviourError, match="layer 1: numerical 'avg'"):
+        interp.run(program, [[0, 1], [1, 0]], 3, strict=True)
 
 
 def _fresh_layers(
