@@ -29,10 +29,9 @@ def verify_sparse(module: sparse.Module, *, check_conflicts: bool = False) -> sp
     for name, var in module.variables.items():
         if var.is_head_output and name not in order:
             _fail(module, f"variable '%{name}' is initialised by a head, but no head writes it")
-    fine = _FineRules(module)
+    known = _Domains(module)
     for i, rule in enumerate(module.rules):
-        if not fine(rule):
-            _check_rule(module, i, rule)
+        _check_rule(module, i, rule, known)
     if module.output not in module.variables:
         _fail(module, f"output names unknown variable '%{module.output}'" + _known(module))
     if module.halt is not None:
@@ -159,54 +158,41 @@ def _check_head(module: sparse.Module, head: sparse.Head, order: list[str]) -> N
         _fail(module, problem, line)
 
 
-class _FineRules:
-    """A fast test that a rule is well formed; `_check_rule` says what is wrong with one
-    that is not. Rule programs share atom objects, so each is checked once (by identity,
-    while the module holds them)."""
+class _Domains:
+    """Each variable's values as a set, and the atoms found well formed (by identity,
+    while the module holds them): rule programs share atom objects, so each is checked
+    once."""
 
     def __init__(self, module: sparse.Module) -> None:
-        variables = module.variables
-        self.domains = {
-            n: frozenset(v.values) | ({None} if v.nullable else frozenset())
-            for n, v in variables.items()
-        }
-        self.writable = {  # what a rule may write to each variable
-            n: frozenset(v.values)
-            | ({None} if v.nullable and v.kind == sparse.CATEGORICAL else frozenset())
-            for n, v in variables.items()
-            if not v.is_head_output
-        }
+        self.values = {n: frozenset(v.values) for n, v in module.variables.items()}
         self.atoms: set[int] = set()
 
-    def __call__(self, rule: sparse.Rule) -> bool:
-        if rule.equals or rule.new not in self.writable.get(rule.var, ()):
-            return False
-        for atom in rule.atoms:
-            if id(atom) not in self.atoms:
-                domain = self.domains.get(atom.var)
-                if domain is None or not atom.values <= domain:
-                    return False
-                self.atoms.add(id(atom))
-        return len(rule.atoms) < 2 or len({a.var for a in rule.atoms}) == len(rule.atoms)
 
-
-def _check_rule(module: sparse.Module, index: int, rule: sparse.Rule) -> None:
+def _check_rule(module: sparse.Module, index: int, rule: sparse.Rule, known: _Domains) -> None:
     def line() -> str:
         return printer.rule_text(index, rule)
 
     where = f"rule #{index}"
     seen: set[str] = set()
     for atom in rule.atoms:
+        if atom.var in seen:
+            _fail(module, f"{where}: variable '%{atom.var}' has two atoms", line)
+        seen.add(atom.var)
+        if id(atom) in known.atoms:
+            continue
         var = module.variables.get(atom.var)
         if var is None:
             _fail(
                 module, f"{where}: atom reads unknown variable '%{atom.var}'" + _known(module), line
             )
             return
-        if atom.var in seen:
-            _fail(module, f"{where}: variable '%{atom.var}' has two atoms", line)
-        seen.add(atom.var)
-        bad = [v for v in atom.values if not _in_domain(var, v)]
+        if None in atom.values:
+            _fail(
+                module,
+                f"{where}: the atom on '%{atom.var}' lists none; atoms match defined values only",
+                line,
+            )
+        bad = [v for v in atom.values if v not in known.values[atom.var]]
         if bad:
             _fail(
                 module,
@@ -214,6 +200,7 @@ def _check_rule(module: sparse.Module, index: int, rule: sparse.Rule) -> None:
                 f"of '%{atom.var}'",
                 line,
             )
+        known.atoms.add(id(atom))
     compared: set[frozenset[str]] = set()
     for pair in rule.equals:
         _check_equal(module, where, pair, line)
@@ -237,7 +224,7 @@ def _check_rule(module: sparse.Module, index: int, rule: sparse.Rule) -> None:
             "variable can be set to none",
             line,
         )
-    if rule.new is not None and rule.new not in var.values:
+    if rule.new is not None and rule.new not in known.values[rule.var]:
         _fail(
             module,
             f"{where}: writes {sparse.fmt_value(rule.new)}, which is not in the "
