@@ -46,8 +46,15 @@ def reachable_values(module: sparse.Module) -> dict[str, frozenset[sparse.Value]
 
 
 def can_fire(rule: sparse.Rule, reach: Reachable) -> bool:
-    """Some reachable value satisfies every atom (each variable on its own)."""
-    return all(atom.values & reach[atom.var] for atom in rule.atoms)
+    """Some reachable value satisfies every atom, and each equality's two variables may
+    hold one defined value (each variable on its own)."""
+    return all(atom.values & reach[atom.var] for atom in rule.atoms) and _equals_can_hold(
+        rule, reach
+    )
+
+
+def _equals_can_hold(rule: sparse.Rule, reach: Reachable) -> bool:
+    return all(not (reach[x] & reach[y]) <= {None} for x, y in rule.equals)
 
 
 class FiringCheck:
@@ -67,7 +74,7 @@ class FiringCheck:
                 ok = known[id(atom)] = not atom.values.isdisjoint(self.reach[atom.var])
             if not ok:
                 return False
-        return True
+        return not rule.equals or _equals_can_hold(rule, self.reach)
 
 
 def can_fire_together(a: sparse.Rule, b: sparse.Rule, reach: Reachable) -> bool:

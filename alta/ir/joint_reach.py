@@ -91,7 +91,10 @@ class JointReach:
         """True when some pair of variables, one tested only by each rule, proves that the
         two rules never fire at once. Pairs already known are tried first, then those with
         the fewest value pairs (the cheapest fixed points), so that one proof spares the
-        costlier ones."""
+        costlier ones. An equality of one rule that the other's atoms contradict is a
+        proof too."""
+        if _equality_apart(a, b, self.reach) or _equality_apart(b, a, self.reach):
+            return True
         atoms_a = {atom.var: atom.values for atom in a.atoms}
         atoms_b = {atom.var: atom.values for atom in b.atoms}
         reach, memo = self.reach, self.memo
@@ -172,6 +175,17 @@ class JointReach:
         if iu.source == iv.source and iu.source in ("token", "position"):
             return set(zip(iu.table, iv.table, strict=False))
         return set(itertools.product(iu.values(), iv.values()))
+
+
+def _equality_apart(a: sparse.Rule, b: sparse.Rule, reach: Reachable) -> bool:
+    """Some `%x == %y` of `a` cannot hold where both rules' atoms do: no defined value is
+    left to both x and y."""
+    for x, y in a.equals:
+        xs = a.allows(x, b.allows(x, reach[x]))
+        ys = a.allows(y, b.allows(y, reach[y]))
+        if (xs & ys) <= {None}:
+            return True
+    return False
 
 
 def _index(

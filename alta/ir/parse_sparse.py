@@ -80,9 +80,14 @@ class _SparseParser(Parser):
                 self.expect("==")
                 halt = sparse.Halt(var.name, self.integer("the halt value"))
             elif tok.text == "encode":
-                var, _ = self.var_ref("a coded variable")
+                var, at = self.var_ref("a coded variable")
+                if var.name in codes:
+                    self.fail(f"'%{var.name}' already has an 'encode' line", at)
                 if self.word("binary", "value-only").text == "binary":
-                    codes[var.name] = self.integer("the code's bits")
+                    bits, at = self.number("the code's bits")
+                    if not isinstance(bits, int) or bits < 2:
+                        self.fail("a binary code has an integer number of bits, at least 2", at)
+                    codes[var.name] = bits  # (0 is value-only)
                 else:
                     codes[var.name] = 0
             else:

@@ -135,8 +135,7 @@ def _live(var: str, rules: list[sparse.Rule], reach: analysis.Reachable) -> list
     out = []
     for rule in rules:
         olds = rule.allows(var, reach[var]) - {rule.new}
-        apart = any(reach[x].isdisjoint(reach[y] - {None}) for x, y in rule.equals)
-        if olds and not apart and analysis.can_fire(rule, reach):
+        if olds and analysis.can_fire(rule, reach):
             out.append(rule)
     return out
 

@@ -164,6 +164,11 @@ def test_ir2_codes_round_trip_and_inconsistent_codes_are_refused() -> None:
     half = str(coded).replace("  encode %pos binary 4\n", "")
     with pytest.raises(VerifyError, match="joined variables share one code"):
         parser.parse(half)
-    bad = str(coded).replace("output %ptr", "output %ptr\n  encode %flag binary 1")
-    with pytest.raises(VerifyError, match="at least 2"):
-        parser.parse(bad)
+    for code, message in (
+        ("encode %flag binary 1", "at least 2"),
+        ("encode %flag binary 0", "at least 2"),  # (0 would read as value-only)
+        ("encode %tok binary 4", "'%tok' already has an 'encode' line"),
+    ):
+        bad = str(coded).replace("output %ptr", f"output %ptr\n  {code}")
+        with pytest.raises(VerifyError, match=message):
+            parser.parse(bad)

@@ -159,9 +159,10 @@ def test_equalities_print_parse_and_run_in_the_ir2_interpreter() -> None:
         ("%b == %x -> %m := 1", "'==' compares '%x', which is numerical"),
         ("%b == %b -> %m := 1", "'%b' is compared with itself"),
         ("%b == %p, %p == %b -> %m := 1", "'%p == %b' appears twice"),
+        ("%b == %p, %m in {0, none} -> %m := 1", "the atom on '%m' lists none"),
     ],
 )
-def test_the_verifier_refuses_bad_equalities(rule: str, message: str) -> None:
+def test_the_verifier_refuses_bad_equalities_and_none_atoms(rule: str, message: str) -> None:
     with pytest.raises(VerifyError, match=message) as info:
         _module(rule)
     assert "rule #0" in str(info.value)
@@ -204,3 +205,15 @@ def test_ir2_text_with_equalities_compiles_exactly_on_every_backend() -> None:
     for backend in base.available():
         model = alta.compile(module, backend=backend, pipeline=ir2_passes, max_layers=5)
         assert model(inputs, allow_unhalted=True) == want, backend
+
+
+def test_rules_an_equality_keeps_apart_are_not_reported_as_conflicts() -> None:
+    """`%b == %p` cannot hold where the other rule pins b = 1 and p = 2: strict mode
+    (which refuses rules that may fire together) compiles the pair, exactly."""
+    module = _module("%m in {0}, %b == %p -> %m := 1", "%m in {0}, %b in {1}, %p in {2} -> %m := 2")
+    inputs = [[0, 1, 1, 3], [2, 2, 1], [3]]
+    want = interp_sparse.run(module, inputs, max_layers=2).outputs
+    assert want == [[1, 1, 2, 1], [0, 0, 2], [0]]
+    ir2_passes = passes.DEFAULT_PIPELINE.split(",", 1)[1]
+    model = alta.compile(module, pipeline=ir2_passes, max_layers=2, strict=True)
+    assert model(inputs, allow_unhalted=True) == want
