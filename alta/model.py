@@ -141,7 +141,8 @@ class CompiledModel:
         beside it (NAME.safetensors); `alta.load(path)` gives it back (docs/saved-models.md)."""
         from alta import saved
 
-        saved.save(path, self.ir, self.stats)
+        running = base.execution(self.executor)  # the backend's, not the model's
+        saved.save(path, self.ir, {k: v for k, v in self.stats.items() if k not in running})
 
     def __repr__(self) -> str:
         """One line: the IR (`model.ir`) prints the whole model."""

@@ -31,6 +31,17 @@ def parity(tmp_path_factory: pytest.TempPathFactory) -> tuple[CompiledModel, Pat
     return model, path
 
 
+@pytest.mark.parametrize("backend", [b for b in ("torch", "jax") if b in BACKENDS])
+def test_a_file_holds_the_models_stats_not_how_its_backend_ran(
+    backend: str, tmp_path: Path
+) -> None:
+    model = alta.compile(programs.get("parity_sequential_relative").build(), backend=backend)
+    assert base.MLP_EXECUTION in model.stats
+    model.save(tmp_path / "m.alta")
+    written = saved.read(tmp_path / "m.alta")[1].stats
+    assert written == {k: v for k, v in model.stats.items() if k != base.MLP_EXECUTION}
+
+
 @pytest.mark.parametrize("name", programs.names())
 def test_a_loaded_model_gives_identical_outputs_on_every_backend(name: str, tmp_path: Path) -> None:
     case = programs.get(name)
