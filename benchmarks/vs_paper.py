@@ -168,7 +168,7 @@ SPECS = [
 ]
 # fmt: on
 BY_NAME = {s.name: s for s in SPECS}
-#: Minutes each on a small CPU (ours compiles SUBLEQ's function form to 226M parameters):
+#: Minutes each on a small CPU (ours compiles SUBLEQ's function form for half a minute):
 #: --quick leaves them out unless --programs names them.
 HEAVY = {"subleq", "scan_sparse"}
 

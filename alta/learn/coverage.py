@@ -31,9 +31,12 @@ from alta.traces import extract
 
 #: The rules as lowered, unmerged (the program the coverage analysis reads).
 UNMERGED = "lower-symbolic-to-sparse,canonicalize,lower-sparse-to-dense"
-#: The default pipeline after its lowering, but one-hot (no `choose-encodings`: learned
-#: MLPs read one-hot inputs, as the paper's do); `minimal_program` puts the data-driven
-#: `minimize-rules` in front of it.
+#: The optimising passes after the lowering, one-hot (no `choose-encodings`: learned MLPs
+#: read one-hot inputs, as the paper's do), without the default pipeline's
+#: `fold-equalities` and `merge-equal-variables`, which `rule_counts`' full program
+#: (`ONE_HOT_PIPELINE`) runs: the two agree on programs without copied variables or
+#: enumerated equalities. `minimal_program` puts the data-driven `minimize-rules` in
+#: front of it.
 _REST = (
     "canonicalize,fixpoint(minimize-rules,prune-values),dce,canonicalize,"
     "lower-sparse-to-dense,prune-mlp-units"
