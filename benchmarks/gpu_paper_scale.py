@@ -190,22 +190,27 @@ def variants(
 # --------------------------------------------------------------------------- roofline
 
 
-def layer_bytes(model: CompiledModel, options: dict[str, Any], itemsize: int) -> tuple[int, int]:
+def sparse_matrices(model: CompiledModel) -> set[str]:
+    """The MLP weight matrices the backend runs sparse (`mlp=auto` may choose so too)."""
+    execution = model.stats.get("mlp_execution", {})
+    return {name for name, how in execution.items() if how == "sparse"}
+
+
+def layer_bytes(model: CompiledModel, itemsize: int) -> tuple[int, int]:
     """(bytes of weights one layer reads, bytes of activations one token-layer moves): a
     lower-bound traffic model. Weights are read once per layer (the nonzeros plus a 4-byte
-    index each with mlp=sparse); each token reads and writes its residual and each MLP
+    index each for a sparse matrix); each token reads and writes its residual and each MLP
     hidden layer, and each head's q, k, v."""
     w = model.ir.weights
-    mlp_names = {n for layer in model.ir.loop.mlp.layers for n in (layer.w, layer.b)}
-    loop_names = set(mlp_names)
+    loop_names = set(model.ir.mlp_weight_names())  # w, skips and b of every layer
     per_token = 0
     for head in model.ir.loop.attention.heads:
         loop_names |= {head.wq, head.bq, head.wk, head.bk, head.wv, head.bv, head.wo}
         per_token += w[head.wq].shape[1] * 2 + w[head.wv].shape[1]
-    sparse = options.get("mlp") == "sparse"
+    sparse = sparse_matrices(model)
     weights = 0
     for name in loop_names:
-        if sparse and name in mlp_names:
+        if name in sparse:
             weights += int(np.count_nonzero(w[name])) * (itemsize + 4)
         else:
             weights += int(w[name].size) * itemsize
@@ -213,15 +218,13 @@ def layer_bytes(model: CompiledModel, options: dict[str, Any], itemsize: int) ->
     return weights, per_token * itemsize
 
 
-def mlp_flops_per_token_layer(model: CompiledModel, n: int, sparse: bool) -> float:
-    """Like `flops_per_token_layer`, counting only nonzero MLP weights when sparse."""
-    dense = flops_per_token_layer(model, n)
-    if not sparse:
-        return dense
+def mlp_flops_per_token_layer(model: CompiledModel, n: int) -> float:
+    """Like `flops_per_token_layer`, counting only the nonzeros of sparse matrices."""
+    flops = flops_per_token_layer(model, n)
     w = model.ir.weights
-    for layer in model.ir.loop.mlp.layers:
-        dense -= 2 * (w[layer.w].size - np.count_nonzero(w[layer.w]))
-    return dense
+    for name in sparse_matrices(model):
+        flops -= 2 * (w[name].size - np.count_nonzero(w[name]))
+    return flops
 
 
 # --------------------------------------------------------------------------- measuring
@@ -263,7 +266,7 @@ def measure(
         return row
     row["check_s"] = time.perf_counter() - start - row["build_s"]
     itemsize = 4
-    weight_bytes, token_bytes = layer_bytes(model, options, itemsize)
+    weight_bytes, token_bytes = layer_bytes(model, itemsize)
     rng = random.Random(f"{work.name}-timing")
     for batch in args.batches:
         if time.perf_counter() > deadline:
@@ -282,9 +285,7 @@ def measure(
         median = statistics.median(times)
         layers = ran.layers if work.max_layers is None else np.full(batch, mean_work)
         token_layers = float(np.sum(lengths * layers))
-        flops = token_layers * mlp_flops_per_token_layer(
-            model, tokens.shape[1], options.get("mlp") == "sparse"
-        )
+        flops = token_layers * mlp_flops_per_token_layer(model, tokens.shape[1])
         moved = float(np.max(layers)) * weight_bytes + token_layers * token_bytes
         cell = {
             "seconds": median,

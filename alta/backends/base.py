@@ -96,7 +96,7 @@ def mlp_plan(module: dense.Module, mode: MLPMode) -> dict[str, str]:
     """Per MLP weight matrix (each layer's w and skips; biases stay dense), "dense" or
     "sparse": `mode` itself, or for "auto" one choice for the whole MLP, by
     `SPARSE_MIN_ENTRIES` and `SPARSE_MAX_DENSITY`."""
-    names = [n for layer in module.loop.mlp.layers for n in (layer.w, *(w for _, w in layer.skips))]
+    names = module.loop.mlp.matrix_names()
     if mode == "auto":
         size = sum(module.weights[n].size for n in names)
         nonzero = sum(np.count_nonzero(module.weights[n]) for n in names)

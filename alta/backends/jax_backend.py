@@ -188,8 +188,7 @@ def _attend(params: Params, head: dense.Head, x: jax.Array, valid: jax.Array) ->
 def _mlp(params: Params, mlp: dense.MLP, x: jax.Array) -> jax.Array:
     """MLP(x) for x [tokens, d]. With a sparse weight (a BCSR of W^T, `sparse_weight`) the
     whole MLP runs tokens last, on h^T, which BCSR products take and give."""
-    names = [n for layer in mlp.layers for n in (layer.w, *(w for _, w in layer.skips))]
-    last = any(isinstance(params[n], jsparse.BCSR) for n in names)
+    last = any(isinstance(params[n], jsparse.BCSR) for n in mlp.matrix_names())
     outputs = [x.T if last else x]
     for layer in mlp.layers:
         h = _product(params[layer.w], outputs[-1], last)

@@ -64,8 +64,8 @@ def flops_per_token_layer(model: Any, n: int) -> float:
         dk, dv = w[head.wq].shape[1], w[head.wv].shape[1]
         d = w[head.wq].shape[0]
         total += 2 * d * (2 * dk + dv) + 2 * n * (dk + dv) + 2 * dv * d
-    for layer in model.ir.loop.mlp.layers:
-        total += 2 * w[layer.w].size
+    for name in model.ir.loop.mlp.matrix_names():  # each layer's w and its skips
+        total += 2 * w[name].size
     return total
 
 

@@ -130,6 +130,10 @@ class MLPLayer:
 class MLP:
     layers: tuple[MLPLayer, ...]
 
+    def matrix_names(self) -> list[str]:
+        """Every weight matrix, layer by layer: w, then the skips (not the biases)."""
+        return [n for layer in self.layers for n in (layer.w, *(w for _, w in layer.skips))]
+
 
 @attrs.frozen
 class HaltTest:
