@@ -30,6 +30,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import argparse
 import json
 import platform
+import shlex
 import statistics
 import sys
 import time
@@ -271,7 +272,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="batch 32, one timed run")
     parser.add_argument("--batch", type=int, default=None, help="sequences per batch (256)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed runs (3)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs (3; 5 with --paper)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--programs", nargs="*", default=None, help="only programs whose name contains one of these"
@@ -283,7 +284,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="time ours against the paper's interpreter (its code at CHECKOUT) instead",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for the results' header
+    return args
 
 
 def main(argv: Sequence[str] | None = None, entries: Iterable[Any] | None = None) -> int:
@@ -429,10 +432,12 @@ def paper_worker() -> int:
     return 0
 
 
-def paper_table(rows: Sequence[dict[str, Any]]) -> str:
+def paper_table(rows: Sequence[dict[str, Any]], batch: int) -> str:
+    """The rows as markdown; the batched columns say their batch size."""
     columns = ["program", "median L", "median layers", "paper ms/seq"]
     for key, _, _ in PAPER_RUNS:
-        columns += [f"ours {key.replace('_', ' ')} ms/seq", "speedup"]
+        label = key.replace("_", " ").replace("b64", f"b{batch}")
+        columns += [f"ours {label} ms/seq", "speedup"]
     lines = ["| " + " | ".join([*columns, "outputs differ"]) + " |"]
     lines.append("|" + "---|" * (len(columns) + 1))
     for r in rows:
@@ -503,7 +508,7 @@ def paper_main(args: argparse.Namespace) -> int:
         for key, _, _ in PAPER_RUNS:
             row[f"ours_{key}_ms"] = 1e3 * min(row[f"ours_{key}_runs_s"]) / batch
         results.append(row)
-    text = paper_table(results)
+    text = paper_table(results, batch)
     print(text)
     out = args.out or RESULTS_DIR / "interpreter-paper.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -511,7 +516,10 @@ def paper_main(args: argparse.Namespace) -> int:
     report = {"benchmark": "interpreter-paper", "settings": settings, "machine": machine_info()}
     out.write_text(json.dumps({**report, "results": results}, indent=2) + "\n")
     load = os.getloadavg()[0]
-    note = PAPER_NOTE.format(batch=batch, repeats=repeats, cpus=os.cpu_count(), load=load)
+    command = shlex.join(["python", "benchmarks/interpreter.py", *args.argv])
+    note = PAPER_NOTE.format(
+        command=command, batch=batch, repeats=repeats, cpus=os.cpu_count(), load=load
+    )
     out.with_suffix(".md").write_text(note + text + "\n")
     print(f"wrote {out} and {out.with_suffix('.md')}", file=sys.stderr)
     return 1 if any(r["outputs_differ"] for r in results) else 0
@@ -519,12 +527,12 @@ def paper_main(args: argparse.Namespace) -> int:
 
 PAPER_NOTE = """# Interpreter: ours against the paper's, on one machine
 
-`python benchmarks/interpreter.py --paper /tmp/paper_alta` ({batch} inputs per program,
+`{command}` ({batch} inputs per program,
 best of {repeats} rounds, one BLAS thread, {cpus} CPUs, load average {load:.1f} at the
 end). **paper**: the paper's interpreter (`framework.interpreter.interpreter_utils.
 run_transformer`, in its own process), one sequence at a time. **b1**: ours one sequence
-at a time (which runs in plain Python, `alta/interp/single.py`); **b64**: ours on the
-whole batch (numpy).
+at a time (which runs in plain Python, `alta/interp/single.py`); **b{batch}**: ours on
+the whole batch (numpy).
 **cold**: a freshly built program, whose function-MLP cache starts empty; otherwise the
 cache is warm (the program has run these inputs before). Each round runs the paper's pass
 and then ours, so that load from other processes hits both alike. **speedup** = paper
