@@ -319,10 +319,11 @@ class RuleTable:
             )
             order = np.argsort(keys, kind="stable")
             self.groups.append((names, strides, keys[order], np.asarray(members)[order]))
+        self._reads = tuple(sorted({n for names, *_ in self.groups for n in names}))
 
     def reads(self) -> tuple[str, ...]:
-        """The variables the rules test."""
-        return tuple(sorted({n for names, *_ in self.groups for n in names}))
+        """The variables the rules test (asked every layer: made once)."""
+        return self._reads
 
     def _key(self, rule: symbolic.Rule, names: tuple[str, ...], strides: np.ndarray) -> int:
         atoms = {**dict(rule.lhs), rule.var: rule.old}

@@ -130,6 +130,17 @@ def _alone_both_ways(
     return python
 
 
+@pytest.mark.parametrize("name", ["parity_sequential_relative", "subleq_rules", "addition"])
+def test_one_short_sequence_takes_the_plain_python_path(name: str) -> None:
+    """What the comparisons above compare is there: functions and categorical rule tables
+    run in plain Python (`single.run` gives None when it leaves a run to numpy)."""
+    case = programs.get(name)
+    program = case.build()
+    x = case.generate(np.random.default_rng(0), 1)[0]
+    step = interp_symbolic.mlp_step(program)
+    assert single.run(program, x, case.max_layers, step) is not None
+
+
 def _clashing_rules(clash: str) -> symbolic.Program:
     """Rules that go wrong where the token is 1 (two fire on `b`, or one writes 3 to a
     cat<3>), or that test a number (which the plain-Python path leaves to numpy)."""

@@ -106,7 +106,7 @@ def lower(module: sparse.Module, max_layers: int | None = None) -> dense.Module:
     stages = tuple(tuple(heads[h.output] for h in stage) for stage in schedule(module))
     if not module.conflicts_checked:  # e.g. IR2 read from text
         conflict_warning.warn_unproven_conflicts(module, reach)
-    layers = mlp_units.build(module, by_var, d, reach, constants(module), weights)
+    layers = mlp_units.build(module, by_var, d, reach, folded, weights)
     halt = None
     if module.halt is not None:
         slot = by_var[module.halt.var]
