@@ -259,3 +259,29 @@ def test_bad_options_devices_and_dtypes_are_backend_errors(tmp_path: Path) -> No
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         with pytest.raises(BackendError, match="gpu"):
             alta.compile(program, backend="onnx", device="cuda")
+
+
+_EMPTY_BATCH = """
+import numpy as np
+import alta
+from alta import programs
+case = programs.get("sort_unique")
+model = alta.compile(case.build(), backend="onnx", dtype="float64")
+batch = case.generate(np.random.default_rng(7), 4)
+tokens, lengths = model.pad(batch)
+layers = int(model.run(tokens, lengths).layers.max()) + 2  # past the last halt: no rows left
+print(model.residuals(batch, layers).shape[0] == layers + 1)
+"""
+
+
+def test_float64_residuals_run_on_after_every_sequence_halted() -> None:
+    """onnxruntime's float64 Einsum divided by zero on an empty batch (a SIGFPE that kills
+    the process): the residuals model keeps running once every sequence has halted."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _EMPTY_BATCH], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "True"
