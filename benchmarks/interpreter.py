@@ -375,13 +375,8 @@ def paper_inputs(name: str, rng: Any, n: int) -> list[list[int]]:
     if name == "subleq":
         import importlib  # not `from paper_programs import`: mypy would check that file
 
-        subleq_reference = importlib.import_module("paper_programs").subleq_reference
-        machines: list[list[int]] = []
-        while len(machines) < n:
-            mem = [rng.randint(-2, 15) for _ in range(9)] + [rng.randint(-16, 16) for _ in range(7)]
-            if subleq_reference(mem) is not None:
-                machines.append(subleq.encode_inputs(mem))
-        return machines
+        machines = importlib.import_module("paper_programs").subleq_inputs(rng, n)
+        return [subleq.encode_inputs(mem) for mem in machines]
     if name == "sort_unique":
         return [[0, *rng.sample(range(1, 16), rng.randint(1, 12))] for _ in range(n)]
     bits = [[rng.randint(0, 1) for _ in range(rng.randint(1, 10))] for _ in range(n)]

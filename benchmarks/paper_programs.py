@@ -53,6 +53,16 @@ def subleq_reference(mem: list[int], max_steps: int = 40) -> list[int] | None:
     return None
 
 
+def subleq_inputs(rng: random.Random, n: int) -> list[list[int]]:
+    """Random machines whose run stays in range and stops (addresses first, then data)."""
+    out: list[list[int]] = []
+    while len(out) < n:
+        mem = [rng.randint(-2, 15) for _ in range(9)] + [rng.randint(-16, 16) for _ in range(7)]
+        if subleq_reference(mem) is not None:
+            out.append(mem)
+    return out
+
+
 def scan_reference(words: list[str]) -> list[str]:
     """SCAN's interpretation: `and` and `after` join, `twice`/`thrice` repeat, and
     `opposite`/`around` turn."""
@@ -99,12 +109,9 @@ def cases(args: argparse.Namespace, rng: random.Random) -> list[dict[str, Any]]:
     for _ in range(args.n):
         tokens = rng.sample(range(1, 16), rng.randint(1, 12))
         sorts.append(([0, *tokens], [0, *sorted(tokens)]))
-    machines: list[tuple[list[int], list[int]]] = []
-    while len(machines) < args.n:
-        mem = [rng.randint(-2, 15) for _ in range(9)] + [rng.randint(-16, 16) for _ in range(7)]
-        want = subleq_reference(mem)
-        if want is not None:
-            machines.append((subleq.encode_inputs(mem), want))
+    machines = [
+        (subleq.encode_inputs(mem), subleq_reference(mem)) for mem in subleq_inputs(rng, args.n)
+    ]
     commands = sorted({scan_command(rng) for _ in range(200)}, key=len)[: args.scan]
     scans = [(scan_utils.input_string_to_input_ids(c), scan_reference(c.split())) for c in commands]
     return [

@@ -52,7 +52,12 @@ BATCH = 64
 
 # One copy of the SUBLEQ and SCAN references and the SCAN grammar, beside this script.
 sys.path.insert(0, str(HERE))
-from paper_programs import scan_command, scan_reference, subleq_reference  # noqa: E402
+from paper_programs import (  # noqa: E402
+    scan_command,
+    scan_reference,
+    subleq_inputs,
+    subleq_reference,
+)
 
 # --------------------------------------------------------------------------- references
 
@@ -92,16 +97,6 @@ def addition_inputs(rng: random.Random, n: int) -> list[list[int]]:
 
 def sort_inputs(rng: random.Random, n: int) -> list[list[int]]:
     return [rng.sample(range(1, 16), rng.randint(1, 12)) for _ in range(n)]
-
-
-def subleq_inputs(rng: random.Random, n: int) -> list[list[int]]:
-    """Random machines whose run stays in range and stops (addresses first, then data)."""
-    out: list[list[int]] = []
-    while len(out) < n:
-        mem = [rng.randint(-2, 15) for _ in range(9)] + [rng.randint(-16, 16) for _ in range(7)]
-        if subleq_reference(mem) is not None:
-            out.append(mem)
-    return out
 
 
 def scan_inputs(
