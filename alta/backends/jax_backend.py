@@ -66,7 +66,7 @@ class JaxOptions(base.Options):
     bucket: bool = attrs.field(
         default=True, metadata={"help": "pad shapes to buckets, so jit compiles less often"}
     )
-    mlp: Literal["auto", "dense", "sparse"] = base.mlp_option()
+    mlp: Literal["auto", "dense", "sparse"] = base.mlp_option()  # base.MLPMode
 
 
 class JaxBackend(base.Backend):

@@ -250,12 +250,12 @@ class AltaTransformer(nn.Module):
             return getattr(self, self.sparse_weights[name])  # type: ignore[no-any-return]
         return self.weight(name).t()
 
-    def use_sparse(self, plan: dict[str, str]) -> dict[str, str]:
+    def use_sparse(self, plan: dict[str, str]) -> None:
         """Give each weight that `plan` marks "sparse" a transposed CSR copy ([out, in]; a
         non-persistent buffer, so it follows `.to()` but is not in `state_dict`), built
         from the buffer as it is now: call this after moving the module to its device and
-        dtype. Returns what each weight runs as; a weight whose sparse product the device
-        lacks for the dtype stays dense ("dense-fallback")."""
+        dtype. `mlp_execution` records what each weight runs as; a weight whose sparse
+        product the device lacks for the dtype stays dense ("dense-fallback")."""
         done = {}
         for name, how in plan.items():
             weight = self.weight(name)
@@ -275,7 +275,6 @@ class AltaTransformer(nn.Module):
                 self.sparse_weights[name] = key
             done[name] = how
         self.mlp_execution.update(done)
-        return done
 
     def halted(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """[B] bool: the halt dim is above 0.5 at every real position."""
@@ -472,7 +471,7 @@ class TorchOptions(base.Options):
     cuda_graphs: bool = attrs.field(
         default=False, metadata={"help": "replay the compiled layer body as CUDA graphs"}
     )
-    mlp: Literal["auto", "dense", "sparse"] = base.mlp_option()
+    mlp: Literal["auto", "dense", "sparse"] = base.mlp_option()  # base.MLPMode
 
 
 class TorchBackend(base.Backend):

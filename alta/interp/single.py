@@ -54,7 +54,16 @@ def run(
     program: symbolic.Program, tokens: list[int], max_layers: int | None, runner: mlp.MLPStep
 ) -> loop.RunResult | None:
     """The batched interpreter's `run` on the batch [tokens] (see the module doc); None
-    when this module does not run this MLP."""
+    when this module does not run this MLP, or leaves an error to the batched one."""
+    try:
+        return _run(program, tokens, max_layers, runner)
+    except Fallback:
+        return None
+
+
+def _run(
+    program: symbolic.Program, tokens: list[int], max_layers: int | None, runner: mlp.MLPStep
+) -> loop.RunResult | None:
     rules = None
     if isinstance(runner, mlp.RuleTable):
         rules = _rule_plan(program, runner)

@@ -59,13 +59,9 @@ def run(
     max_layers = check_max_layers(max_layers)
     if len(inputs) == 1 and not strict and observe is None and single.ENABLED:
         one = single.tokens_of(program, inputs[0])
-        if one is not None:
-            try:
-                result = single.run(program, one, max_layers, mlp_step(program))
-            except single.Fallback:
-                result = None
-            if result is not None:
-                return result
+        result = None if one is None else single.run(program, one, max_layers, mlp_step(program))
+        if result is not None:
+            return result
     tokens, valid = st.pad_inputs(program, inputs)
     state = st.start(program, tokens, valid)
     step = mlp_step(program)

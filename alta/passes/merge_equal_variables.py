@@ -16,9 +16,10 @@ except the output and the halt variable, which are observed from outside: those 
 declared (with their reads redirected) and one of them becomes the representative.
 
 A rule that tested two copies now tests the representative twice; its atoms are
-conjoined (an equality of two copies, `%x == %y`, says only that they are defined) (the intersection of their value sets), and a rule whose intersection is empty
+conjoined (the intersection of their value sets), and a rule whose intersection is empty
 can never fire, so it goes (before the merge it fired only where the copies differed,
-which no reachable state has). The result may hold duplicate rules: `canonicalize` and
+which no reachable state has). An equality of two copies, `%x == %y`, says only that
+they are defined. The result may hold duplicate rules: `canonicalize` and
 `minimize-rules` after it take care of those.
 
 A Python MLP over copies is cheaper still to merge before its rules exist:
