@@ -12,7 +12,7 @@ the other variables is left out of the space: what the rules do there is free.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from alta.ir import analysis, sparse, symbolic
@@ -82,8 +82,24 @@ class Space:
         return tuple(out)
 
 
-def bits(mask: int) -> Iterator[int]:
-    """The indices of the set bits of `mask`, lowest first."""
+def bits(mask: int) -> Iterable[int]:
+    """The indices of the set bits of `mask`, lowest first.
+
+    Value masks are small and recur thousands of times in a minimisation, so those
+    below 2**16 are answered from a table (a generator costs more than its loop)."""
+    if mask < _SMALL:
+        found = _BITS.get(mask)
+        if found is None:
+            found = _BITS[mask] = tuple(_bits(mask))
+        return found
+    return _bits(mask)
+
+
+_SMALL = 1 << 16
+_BITS: dict[int, tuple[int, ...]] = {}
+
+
+def _bits(mask: int) -> Iterator[int]:
     while mask:
         low = mask & -mask
         yield low.bit_length() - 1
