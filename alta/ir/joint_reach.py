@@ -228,6 +228,8 @@ def unproven_conflicts(
     reach = reach if reach is not None else analysis.reachable_values(module)
     rules = module.rules
     pairs = list(analysis.conflicts(module, reach))
+    if not pairs:
+        return pairs  # (the usual case: spare indexing every rule's writers)
     joint = JointReach(module, reach)
     for refined in (joint, joint.with_pairs()):
         if not pairs:

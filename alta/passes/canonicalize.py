@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any, ClassVar
 
 import attrs
@@ -44,7 +45,8 @@ def _canonical(module: sparse.Module) -> sparse.Module:
     keyed: dict[tuple[Any, ...], sparse.Rule] = {}
     for rule in module.rules:
         keys = tuple([get(id(a)) or atom_key(a) for a in rule.atoms])
-        if any(keys[i][0] > keys[i + 1][0] for i in range(len(keys) - 1)):
+        ordered = sorted(keys, key=_first)  # (stable: ties stay as they are)
+        if ordered != list(keys):
             pairs = sorted(zip(keys, rule.atoms, strict=True), key=lambda p: p[0][0])
             keys = tuple(k for k, _ in pairs)
             rule = attrs.evolve(rule, atoms=tuple(a for _, a in pairs))
@@ -65,6 +67,9 @@ def _canonical(module: sparse.Module) -> sparse.Module:
         a is b for a, b in zip(rules, module.rules, strict=True)
     )
     return module if same else attrs.evolve(module, rules=rules)
+
+
+_first = operator.itemgetter(0)
 
 
 def _value_key(value: Any) -> tuple[Any, ...]:

@@ -199,7 +199,7 @@ class _Group:
         keep = ref.keep[value]
         live = (c[0] & ~keep, *c[1:])  # the states of c where the write is not a no-op
         same, other = ref.of_value[value], ref.index.all & ~ref.of_value[value]
-        meets = [ref.index.meets(0, live[0]), *(ref.index.meets(i, c[i]) for i in range(1, n))]
+        meets = [ref.index.meets(i, mask) for i, mask in enumerate(live)]
         near = _all_but(meets, ref.index.all)  # reference cubes meeting c but along x
         own = near[0] & meets[0]  # those meeting c (usually inside it: they add nothing)
         rest: list[int] | None = None  # as `near`, with c's mask on `w` whole (keep included)
@@ -211,7 +211,7 @@ class _Group:
                 continue
             grow = 0
             along = near[x] & same
-            if along & ~own or any(ref.cubes[r][x] & free for r in bits(along)):
+            if along & ~own or along & ref.index.meets(x, free):
                 grow = _covered(ref, live, x, free, along)
             if x == 0 and keep & free and (grow or c[0] | keep == ref.full[0]):
                 grow |= keep  # a no-op write: worth it with other bits, or for no atom

@@ -143,7 +143,7 @@ def _live(var: str, rules: list[sparse.Rule], reach: analysis.Reachable) -> list
 def _key(var: str, rules: list[sparse.Rule], reach: analysis.Reachable) -> tuple[Any, ...]:
     """The rules by identity (hashing thousands of rules costs more than a minimisation
     that finds nothing), and the reachable values of what they test."""
-    tested = dict.fromkeys(a.var for r in rules for a in r.atoms)
+    tested = sorted({a.var for r in rules for a in r.atoms} - {var})
     return (var, tuple(map(id, rules)), tuple((n, reach[n]) for n in (var, *tested)))
 
 

@@ -42,11 +42,12 @@ def prune_sparse(module: sparse.Module) -> sparse.Module:
     reach = analysis.reachable_values(module)
     constants = _constants(module, reach)
     variables = {n: _narrow(module, v, reach[n], constants) for n, v in module.variables.items()}
+    domains = {n: frozenset(v.values) for n, v in variables.items()}
     rules = []
     for rule in module.rules:
         if rule.var in constants:
             continue  # a constant is never changed, so every write to it is a no-op
-        pruned = _prune_rule(rule, variables, constants)
+        pruned = _prune_rule(rule, domains, constants)
         if pruned is not None:
             rules.append(pruned)
     same = len(rules) == len(module.rules) and all(
@@ -57,9 +58,9 @@ def prune_sparse(module: sparse.Module) -> sparse.Module:
 
 
 def _prune_rule(
-    rule: sparse.Rule, variables: dict[str, sparse.Variable], constants: dict[str, Any]
+    rule: sparse.Rule, domains: dict[str, frozenset[Any]], constants: dict[str, Any]
 ) -> sparse.Rule | None:
-    """`rule` over the narrowed domains, atoms on constants folded; None when it can
+    """`rule` over the narrowed `domains`, atoms on constants folded; None when it can
     never fire. An equality with a constant becomes an atom on the other variable."""
     tests = [(a.var, a.values) for a in rule.atoms]
     equals = []
@@ -67,13 +68,13 @@ def _prune_rule(
         if x in constants or y in constants:
             known, other = (x, y) if x in constants else (y, x)
             tests.append((other, frozenset({constants[known]})))
-        elif set(variables[x].values).isdisjoint(variables[y].values):
+        elif domains[x].isdisjoint(domains[y]):
             return None
         else:
             equals.append((x, y))
     atoms: dict[str, sparse.Atom] = {}
     for i, (var, allowed) in enumerate(tests):
-        values = allowed & frozenset(variables[var].values)
+        values = allowed & domains[var]
         if var in atoms:
             values &= atoms[var].values
         if var in constants:

@@ -154,6 +154,7 @@ class CubeIndex:
         self.all = (1 << n) - 1
         self.whole: list[int] = []
         self.by_bit: list[list[int]] = []
+        self._met: dict[tuple[int, int], int] = {}
         for i, full_i in enumerate(full):
             ids: dict[int, list[int]] = defaultdict(list)
             whole = []
@@ -169,13 +170,15 @@ class CubeIndex:
             )
 
     def meets(self, i: int, mask: int) -> int:
+        found = self._met.get((i, mask))  # masks recur: cubes share most of them
+        if found is None:
+            found = self._met[(i, mask)] = self._meets(i, mask)
+        return found
+
+    def _meets(self, i: int, mask: int) -> int:
         if mask == self.full[i]:
             return self.all
-        if not mask:
-            return 0
-        if not mask & (mask - 1):  # one bit, the usual atom
-            return self.whole[i] | self.by_bit[i][mask.bit_length() - 1]
-        found = self.whole[i]
+        found = self.whole[i] if mask else 0
         for b in bits(mask):
             found |= self.by_bit[i][b]
         return found

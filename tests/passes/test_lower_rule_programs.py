@@ -160,3 +160,15 @@ def test_ill_typed_rules_are_counted_one_by_one_and_the_first_named() -> None:
     with pytest.warns(CompileWarning, match=r"dropped 3 ill-typed write\(s\), e\.g\. rule #0 "):
         module = lowering.lower_with_notes(program)[0]
     assert [(r.var, r.new) for r in module.rules] == [("c", 2)]
+
+
+def test_rules_with_lists_for_their_lhs_lower_as_before() -> None:
+    """An lhs given as a list (of lists) cannot key a group: those rules are lowered one
+    by one, as the interpreter reads them."""
+    variables = {"a": pb.input_var(2), "c": pb.var(3)}
+    rules = [symbolic.Rule([["a", 0], ["c", old]], "c", old, old + 1) for old in range(2)]  # type: ignore[arg-type]
+    program = pb.program_spec_from_rules(variables, {}, rules, "c", 2, name="lists")
+    inputs = [[0, 1, 0], [1], [0]]
+    expected = alta.interpret(program, inputs, max_layers=3)
+    assert expected == [[2, 0, 2], [0], [2]]
+    assert alta.compile(program, max_layers=3, strict=True)(inputs) == expected

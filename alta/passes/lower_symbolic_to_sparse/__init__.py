@@ -112,14 +112,13 @@ def lower_with_notes(
     dropped.warn(program.name)
     module = _module(program, domains, rules)
     reach = analysis.reachable_values(module)
-    if isinstance(program.mlp, symbolic.RulesMLP) and joint_reach.unproven_conflicts(module, reach):
-        # Count and show the conflicts among the rules as written, not merged.
-        module = _module(program, domains, _from_rules(program, Dropped()))
+    explicit = isinstance(program.mlp, symbolic.RulesMLP)  # its rules merged (`_rules`)
+    if not explicit or joint_reach.unproven_conflicts(module, reach):
+        if explicit:  # count and show the conflicts among the rules as written
+            module = _module(program, domains, _from_rules(program, Dropped()))
         conflicts = conflict_warning.warn_unproven_conflicts(module, reach)
-    elif isinstance(program.mlp, symbolic.RulesMLP):
-        conflicts = 0
     else:
-        conflicts = conflict_warning.warn_unproven_conflicts(module, reach)
+        conflicts = 0
     notes = dropped.lines() + ((f"{conflicts} unproven rule conflict(s)",) if conflicts else ())
     return attrs.evolve(module, conflicts_checked=True), notes
 
@@ -225,7 +224,8 @@ def _rules(
     merge_copies: bool = False,
 ) -> list[sparse.Rule]:
     if isinstance(program.mlp, symbolic.RulesMLP):
-        return _from_rules_merged(program, dropped) or _from_rules(program, Dropped())
+        merged = _from_rules_merged(program, dropped)
+        return merged if merged is not None else _from_rules(program, dropped)
     written: set[str] = set()
     while True:
         aliases = input_copies(program, domains, written) if merge_copies else {}
@@ -315,31 +315,36 @@ def _from_rules_merged(program: symbolic.Program, dropped: Dropped) -> list[spar
     where they do and writes what they write. The paper's rule programs enumerate every
     old value: the paper's addition goes from 16,421 rules to 2,760 before any pass runs.
 
-    None when two rules of a group share an old value (they may fire together: the
-    conflict check then counts the rules one by one)."""
+    None, with nothing recorded in `dropped`, when two rules of a group share an old
+    value (they may fire together: the conflict check then counts the rules one by one)
+    or when an lhs is not a tuple of pairs (a list, say, which cannot key a group)."""
     groups: dict[tuple[Any, ...], list[Any]] = {}
-    for rule in program.mlp.rules:  # type: ignore[union-attr]
-        var, old, new, lhs = rule.var, rule.old, rule.new, rule.lhs
-        if (var, old) in lhs:  # the old value overrides the lhs pair on var: leave it out
-            i = lhs.index((var, old))
-            lhs = lhs[:i] + lhs[i + 1 :]
-        key = (var, type(new), new, lhs)
-        olds = groups.get(key)
-        if olds is None:
-            groups[key] = [old]
-        else:
-            olds.append(old)
+    fields = operator.attrgetter("var", "old", "new", "lhs")
+    try:
+        for var, old, new, lhs in map(fields, program.mlp.rules):  # type: ignore[union-attr]
+            try:  # the old value overrides the lhs pair on var: leave it out
+                i = lhs.index((var, old))
+                lhs = lhs[:i] + lhs[i + 1 :]
+            except ValueError:
+                pass
+            key = (var, type(new), new, lhs)
+            olds = groups.get(key)
+            if olds is None:
+                groups[key] = [old]
+            else:
+                olds.append(old)
+    except TypeError:  # unhashable
+        return None
+    olds_sets = [frozenset(olds) for olds in groups.values()]
+    if any(len(s) < len(olds) for s, olds in zip(olds_sets, groups.values(), strict=True)):
+        return None
     made = _AtomMaker(program)
     bad = _ill_typed(program, {key[:3] for key in groups}, dropped)
-    rules = []
-    for (var, kind, new, lhs), olds in groups.items():
-        if (var, kind, new) in bad:
-            continue
-        values = frozenset(olds)
-        if len(values) < len(olds):
-            return None
-        rules.append(sparse.Rule(made.atoms(lhs, var, made.set(var, values)), var, new))
-    return rules
+    return [
+        sparse.Rule(made.atoms(lhs, var, made.set(var, values)), var, new)
+        for (var, kind, new, lhs), values in zip(groups, olds_sets, strict=True)
+        if (var, kind, new) not in bad
+    ]
 
 
 def _ill_typed(
