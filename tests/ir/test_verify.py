@@ -219,6 +219,25 @@ def test_rule_new_value_out_of_range_is_accepted() -> None:
     assert _rules_program([rule]).mlp.rules == (rule,)
 
 
+@pytest.mark.parametrize(
+    ("lhs", "var", "new", "why"),
+    [
+        ((("x",),), "y", 1, "not a sequence of \\(variable, value\\) pairs"),
+        ("xy", "y", 1, "not a sequence of \\(variable, value\\) pairs"),
+        (None, "y", 1, "not a sequence of \\(variable, value\\) pairs"),
+        (((0, 1),), "y", 1, "a variable name is not a string"),
+        ((("x", 0),), ["y"], 1, "a variable name is not a string"),
+        ((("x", 0),), "y", [1], "writes \\[1\\], which no variable can hold"),
+        ((("x", 0),), "y", {1}, "writes \\{1\\}, which no variable can hold"),
+    ],
+)
+def test_malformed_rules_are_refused_by_name(lhs: Any, var: Any, new: Any, why: str) -> None:
+    """These crashed the verifier or the lowering with a bare TypeError or ValueError."""
+    rule = symbolic.Rule(lhs, var, 0, new)
+    with pytest.raises(errors.ProgramError, match=f"rule #0.*{why}"):
+        _rules_program([rule])
+
+
 def test_rule_atom_value_out_of_range() -> None:
     rule = symbolic.Rule((("x", 9),), "y", 0, 1)
     with pytest.raises(errors.ProgramError, match="'x'") as info:

@@ -109,7 +109,14 @@ def _check_rule(
     def where() -> str:  # formatted only on error: a rule program has thousands of rules
         return f"rule #{index} ({rule})"
 
-    names = [n for n, _ in rule.lhs]
+    try:
+        names = [n for n, _ in rule.lhs]
+    except (TypeError, ValueError):  # (and `where()` could not print the rule either)
+        raise ProgramError(
+            f"rule #{index}: lhs {rule.lhs!r} is not a sequence of (variable, value) pairs"
+        ) from None
+    if not all(isinstance(n, str) for n in (*names, rule.var)):
+        raise ProgramError(f"{where()}: a variable name is not a string")
     if len(set(names)) != len(names):
         raise ProgramError(f"{where()}: a variable appears twice in the lhs")
     for name, value in (*rule.lhs, (rule.var, rule.old)):
@@ -127,6 +134,13 @@ def _check_rule(
         raise ProgramError(
             f"{where()}: writes head output '{rule.var}'; head outputs are read-only in the MLP"
         )
+    try:
+        hash(rule.new)
+    except TypeError:
+        raise ProgramError(
+            f"{where()}: writes {rule.new!r}, which no variable can hold (a set variable "
+            "holds frozensets)"
+        ) from None
     if dict(rule.lhs).get(rule.var, rule.old) != rule.old:
         raise ProgramError(f"{where()}: lhs atom on '{rule.var}' disagrees with the old value")
     # A write outside the variable's range is accepted: it is undefined behaviour when the
