@@ -62,7 +62,8 @@ __all__ = [
 
 #: The pipeline `alta.compile` and `alta opt` run unless told otherwise.
 DEFAULT_PIPELINE = (
-    "lower-symbolic-to-sparse{merge-copies=true},fold-equalities,canonicalize,merge-equal-variables,"
+    "lower-symbolic-to-sparse{merge-copies=true merge-olds=true},fold-equalities,canonicalize,"
+    "merge-equal-variables,"
     "fixpoint(minimize-rules,prune-values),dce,canonicalize,choose-encodings,"
     "lower-sparse-to-dense,prune-mlp-units"
 )

@@ -28,7 +28,8 @@ class CanonicalizePass(base.Pass):
 
 
 def _canonical(module: sparse.Module) -> sparse.Module:
-    order = {name: i for i, name in enumerate(module.variables)}
+    names = list(module.variables)
+    order = {name: i for i, name in enumerate(names)}
     # Rule programs repeat their atoms many times over: key each atom object once (by
     # identity, which is safe while the module holds them all).
     atom_keys: dict[int, AtomKey] = {}
@@ -54,7 +55,6 @@ def _canonical(module: sparse.Module) -> sparse.Module:
         if rule.equals:
             ends = ((order[x], order[y]) for x, y in rule.equals)
             equals = tuple(sorted((min(i, j), max(i, j)) for i, j in ends))
-            names = list(order)
             canonical = tuple((names[i], names[j]) for i, j in equals)
             if canonical != rule.equals:
                 rule = attrs.evolve(rule, equals=canonical)

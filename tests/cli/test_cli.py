@@ -74,7 +74,7 @@ def test_print_ir_before_and_after_named_passes(capsys: pytest.CaptureFixture[st
     )
     assert code == 0
     assert err.count("// -----// IR Dump") == 3
-    assert "IR Dump Before lower-symbolic-to-sparse{merge-copies=true} //" in err
+    assert "IR Dump Before lower-symbolic-to-sparse{merge-copies=true merge-olds=true} //" in err
 
 
 def test_max_layers_and_library_programs(capsys: pytest.CaptureFixture[str]) -> None:

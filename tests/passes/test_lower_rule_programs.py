@@ -84,7 +84,7 @@ def _lowered_writes(
 def _lower(program: symbolic.Program) -> sparse.Module:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CompileWarning)
-        return lowering.lower_with_notes(program)[0]
+        return lowering.lower_with_notes(program, merge_olds=True)[0]
 
 
 def test_rules_that_differ_in_the_old_value_become_one_and_write_the_same() -> None:
@@ -92,6 +92,10 @@ def test_rules_that_differ_in_the_old_value_become_one_and_write_the_same() -> N
     module = _lower(program)
     assert isinstance(program.mlp, symbolic.RulesMLP)
     assert len(module.rules) < len(program.mlp.rules)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CompileWarning)
+        written = lowering.lower_with_notes(program)[0]  # as rule coverage reads them
+    assert len(written.rules) == len(program.mlp.rules)
     resets = [r for r in module.rules if r.var == "count" and r.new == 0]
     assert any(len(r.atom("count").values) > 1 for r in resets if r.atom("count"))
     states = _states(program)
@@ -147,7 +151,7 @@ def test_a_conflict_is_counted_and_shown_among_the_rules_as_written() -> None:
     rules += [symbolic.Rule((("a", 0),), "c", old, 0) for old in (1, 2)]
     program = pb.program_spec_from_rules(variables, {}, rules, "c", 2, name="clash")
     with pytest.warns(CompileWarning, match=r"1 pair\(s\) of rules may fire together") as got:
-        lowering.lower_with_notes(program)
+        lowering.lower_with_notes(program, merge_olds=True)
     text = str(got[0].message)
     assert "{2}" in text and "{0, 2}" not in text and "{1, 2}" not in text
 
@@ -158,7 +162,7 @@ def test_ill_typed_rules_are_counted_one_by_one_and_the_first_named() -> None:
     rules += [symbolic.Rule((("a", 0),), "c", old, 2) for old in range(2)]
     program = pb.program_spec_from_rules(variables, {}, rules, "c", 2, name="bad_writes")
     with pytest.warns(CompileWarning, match=r"dropped 3 ill-typed write\(s\), e\.g\. rule #0 "):
-        module = lowering.lower_with_notes(program)[0]
+        module = lowering.lower_with_notes(program, merge_olds=True)[0]
     assert [(r.var, r.new) for r in module.rules] == [("c", 2)]
 
 

@@ -23,6 +23,11 @@ The rules equal the function in every state, reachable or not, unless `merge-cop
 the function never writes are read as the first of them (`input_copies`), so k copies of
 the token cost the paths of one, not the product of k; the rules then agree with the
 function where the copies are equal, which is every reachable state.
+
+Explicit rules (`program_spec_from_rules`) become one IR2 rule each, unless
+`merge-olds=true` (the default pipeline sets it): then rules that differ only in the old
+value of the variable they write become one (`_from_rules_merged`). Rule coverage
+(`alta.learn.coverage`) reads the rules one by one, as written.
 """
 
 from __future__ import annotations
@@ -73,10 +78,16 @@ class LowerSymbolicToSparsePass(base.Pass):
         default=False,
         metadata={"help": "read unwritten copies of a variable as it (reachable states only)"},
     )
+    merge_olds: bool = attrs.field(
+        default=False,
+        metadata={"help": "one rule for explicit rules that differ only in their old value"},
+    )
 
     def run(self, module: symbolic.Program) -> sparse.Module:
         with gc_pause.paused():
-            result, notes = lower_with_notes(module, lazy=self.lazy, merge_copies=self.merge_copies)
+            result, notes = lower_with_notes(
+                module, lazy=self.lazy, merge_copies=self.merge_copies, merge_olds=self.merge_olds
+            )
         ctx = context.current()
         ctx.record("rules", len(result.rules))
         ctx.record("variables", len(result.variables))
@@ -91,7 +102,11 @@ def lower(program: symbolic.Program, *, lazy: bool = True) -> sparse.Module:
 
 
 def lower_with_notes(
-    program: symbolic.Program, *, lazy: bool = True, merge_copies: bool = False
+    program: symbolic.Program,
+    *,
+    lazy: bool = True,
+    merge_copies: bool = False,
+    merge_olds: bool = False,
 ) -> tuple[sparse.Module, tuple[str, ...]]:
     """The lowered module, and what the lowering dropped or could not prove as
     statistic lines (each also gave a `CompileWarning`)."""
@@ -99,7 +114,7 @@ def lower_with_notes(
     for _ in range(8):
         domains = domain_inference.domains(program, written)
         dropped = Dropped()
-        rules = _rules(program, domains, lazy, dropped, merge_copies)
+        rules = _rules(program, domains, lazy, dropped, merge_copies, merge_olds)
         grown = _numeric_writes(program, rules)
         if all(vals <= written.get(n, set()) for n, vals in grown.items()):
             break
@@ -112,9 +127,9 @@ def lower_with_notes(
     dropped.warn(program.name)
     module = _module(program, domains, rules)
     reach = analysis.reachable_values(module)
-    explicit = isinstance(program.mlp, symbolic.RulesMLP)  # its rules merged (`_rules`)
-    if not explicit or joint_reach.unproven_conflicts(module, reach):
-        if explicit:  # count and show the conflicts among the rules as written
+    merged = merge_olds and isinstance(program.mlp, symbolic.RulesMLP)  # (`_rules`)
+    if not merged or joint_reach.unproven_conflicts(module, reach):
+        if merged:  # count and show the conflicts among the rules as written
             module = _module(program, domains, _from_rules(program, Dropped()))
         conflicts = conflict_warning.warn_unproven_conflicts(module, reach)
     else:
@@ -222,9 +237,10 @@ def _rules(
     lazy: bool,
     dropped: Dropped,
     merge_copies: bool = False,
+    merge_olds: bool = False,
 ) -> list[sparse.Rule]:
     if isinstance(program.mlp, symbolic.RulesMLP):
-        merged = _from_rules_merged(program, dropped)
+        merged = _from_rules_merged(program, dropped) if merge_olds else None
         return merged if merged is not None else _from_rules(program, dropped)
     written: set[str] = set()
     while True:
