@@ -52,4 +52,5 @@ def load(path: str | os.PathLike[str], backend: str = "numpy", **options: Any) -
     executor = base.get(backend).build(module, **options)
     stats = compiler.statistics(module, None)
     stats["rules"] = header.stats.get("rules")
+    compiler.check_dtype(stats, options.get("dtype", "float32"))
     return CompiledModel(ir=module, backend=backend, executor=executor, stats=stats)

@@ -56,13 +56,29 @@ def compile(
         raise CompileError(f"pipeline '{text}' ends at alta.{level}, not at alta.dense")
     sparse_ir = next((m for m in reversed(stages) if isinstance(m, sparse.Module)), None)
     executor = base.get(backend).build(module, dtype=dtype, device=device, **backend_options)
+    stats = statistics(module, sparse_ir)
+    check_dtype(stats, dtype, strict)
     return CompiledModel(
-        ir=module,
-        backend=backend,
-        executor=executor,
-        stats=statistics(module, sparse_ir),
-        sparse_ir=sparse_ir,
+        ir=module, backend=backend, executor=executor, stats=stats, sparse_ir=sparse_ir
     )
+
+
+def check_dtype(stats: dict[str, Any], dtype: Any, strict: bool = False) -> None:
+    """A model built in a dtype it is not certified exact in (docs/encodings.md,
+    "Precision") may give wrong outputs, silently: say so (a CompileWarning, or with
+    `strict` a CompileError)."""
+    name = base.dtype_name(dtype)
+    certified = stats["certified_dtypes"]
+    if name not in precision.FORMATS or name in certified:
+        return
+    why = (
+        f"the model runs in {name}, in which it is not certified exact (certified: "
+        f'{", ".join(certified) or "none"}; docs/encodings.md, "Precision"): its outputs '
+        "may differ from the interpreter's"
+    )
+    if strict:
+        raise CompileError(f"strict=True: {why}")
+    warnings.warn(why + ". Pass strict=True to make this an error.", CompileWarning, stacklevel=4)
 
 
 def _run_pipeline(program: symbolic.Program, pm: passes.PassManager, strict: bool) -> list[Any]:

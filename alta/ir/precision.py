@@ -22,7 +22,7 @@ import numpy as np
 from alta.ir import dense, sparse
 
 #: dtype -> (mantissa bits including the implicit one, largest finite value).
-_FORMATS = {
+FORMATS = {
     "float64": (53, 1.8e308),
     "float32": (24, 3.4e38),
     "bfloat16": (8, 3.39e38),
@@ -34,7 +34,7 @@ _HALF = ("bfloat16", "float16")
 def certified_dtypes(module: dense.Module) -> list[str]:
     """The dtypes (of float64, float32, bfloat16, float16) the model is exact in."""
     facts = _Facts(module)
-    return [name for name in _FORMATS if facts.exact_in(name)]
+    return [name for name in FORMATS if facts.exact_in(name)]
 
 
 def _representable(arr: np.ndarray, dtype: str) -> bool:
@@ -65,7 +65,7 @@ class _Facts:
         self.layers = [self._totals(layer) for layer in module.loop.mlp.layers[:-1]]
 
     def exact_in(self, dtype: str) -> bool:
-        bits, largest = _FORMATS[dtype]
+        bits, largest = FORMATS[dtype]
         if dtype in _HALF and self.numbers:
             return False  # numbers, their steps and their averages round in a half dtype
         # Fractional weights (numerical steps) may round in float32: the lowering sized
