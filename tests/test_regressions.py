@@ -179,3 +179,36 @@ def test_mlp_builder_writing_an_int_to_a_set_variable_raises_an_alta_error() -> 
     program = pb.program_spec_from_rules(variables, {}, mlp.rules, output_name="c0", input_range=3)
     with pytest.raises(errors.IllTypedWriteError, match="rule #0"):
         alta.interpret(program, [0], max_layers=1)
+
+
+def test_rule_dead_by_an_equality_on_the_halt_variable() -> None:
+    """A rule writes None to c1, but its equality c2 == h1 never holds (c2 is always 1,
+    h1 copies c0, always 0). The reachable-value analysis knew it could not fire and so
+    took None out of c1's domain, but prune-values kept the rule (c2's domain keeps the
+    halt value 0, so the equality looked satisfiable): the verifier refused the pass's
+    output. Fixed in prune_values.prune_sparse (rules that cannot fire are dropped)."""
+    variables = {
+        "c0": pb.var(3, default=0),
+        "c1": pb.position_var(2, init_fn=lambda p: (0, 0, 0, 0, 1)[p]),
+        "c2": pb.input_var(2, init_fn=lambda t: (1, 1, 1)[t]),
+        "s0": pb.set_var(range=3, values=(frozenset(), frozenset({0})), default=frozenset()),
+    }
+    heads = {
+        "h0": pb.qkv("s0", "c0", "c0", relative_position_mask={-1}),
+        "h1": pb.v_relative("c0", -1),
+    }
+    mlp = pb.MLPBuilder(variables, heads)
+    for x, y in mlp.get("h1", "c2"):
+        if x == y:
+            for h0 in mlp.get("h0"):
+                mlp.set("c1", {0: None, 1: 0, 2: 0}[h0])
+    program = pb.program_spec_from_rules(
+        variables,
+        heads,
+        mlp.rules,
+        output_name="c2",
+        input_range=3,
+        position_range=5,
+        halt=pb.halt_spec("c2", 0),
+    )
+    _check(program, [[0], [1, 2, 0], [2, 2, 2, 1, 0]], 2)

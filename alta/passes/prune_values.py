@@ -1,7 +1,8 @@
 """`prune-values`: drop domain values no state reaches, and fold constant variables.
 
 Values that no reachable state gives a variable leave its domain (fewer one-hot dims and
-bucket units after lowering), and atoms and rules that test only such values go too. A
+bucket units after lowering), and atoms and rules that test only such values go too, as
+do rules that cannot fire on reachable values (their writes are not reachable either). A
 variable that only ever holds one value becomes a constant: rules that write it are
 dropped, atoms that read it are folded into the rules (the lowering then gives it no
 dims; heads read it through biases). Variables left unread are not removed here: that is
@@ -44,9 +45,12 @@ def prune_sparse(module: sparse.Module) -> sparse.Module:
     variables = {n: _narrow(module, v, reach[n], constants) for n, v in module.variables.items()}
     domains = {n: frozenset(v.values) for n, v in variables.items()}
     rules = []
+    fires = analysis.FiringCheck(reach)
     for rule in module.rules:
         if rule.var in constants:
             continue  # a constant is never changed, so every write to it is a no-op
+        if not fires(rule):
+            continue  # what it writes is not in `reach`, so may be pruned from the domain
         pruned = _prune_rule(rule, domains, constants)
         if pruned is not None:
             rules.append(pruned)

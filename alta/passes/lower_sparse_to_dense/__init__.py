@@ -21,7 +21,7 @@ from alta.errors import CompileError
 from alta.ir import analysis, dense, sparse
 from alta.ir.dense import encode
 from alta.ir.types import Level
-from alta.passes import base, conflict_warning, context
+from alta.passes import base, conflict_warning, context, none_means
 from alta.passes.lower_sparse_to_dense import encodings, mlp_units
 
 MATCH_LOGIT = 1000.0
@@ -106,6 +106,7 @@ def lower(module: sparse.Module, max_layers: int | None = None) -> dense.Module:
     stages = tuple(tuple(heads[h.output] for h in stage) for stage in schedule(module))
     if not module.conflicts_checked:  # e.g. IR2 read from text
         conflict_warning.warn_unproven_conflicts(module, reach)
+        none_means.warn_none_means(module, reach)
     layers = mlp_units.build(module, by_var, d, reach, folded, weights)
     halt = None
     if module.halt is not None:

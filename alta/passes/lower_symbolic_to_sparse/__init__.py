@@ -49,7 +49,7 @@ from alta.errors import (
 )
 from alta.ir import analysis, joint_reach, sparse, symbolic
 from alta.ir.types import Level
-from alta.passes import base, conflict_warning, context, gc_pause
+from alta.passes import base, conflict_warning, context, gc_pause, none_means
 from alta.passes.lower_symbolic_to_sparse import domains as domain_inference
 from alta.passes.lower_symbolic_to_sparse.lazy_values import (
     Fallback,
@@ -134,7 +134,9 @@ def lower_with_notes(
         conflicts = conflict_warning.warn_unproven_conflicts(module, reach)
     else:
         conflicts = 0
+    means = none_means.warn_none_means(module, reach)
     notes = dropped.lines() + ((f"{conflicts} unproven rule conflict(s)",) if conflicts else ())
+    notes += (f"{means} numerical head(s) may average None",) if means else ()
     return attrs.evolve(module, conflicts_checked=True), notes
 
 
