@@ -310,7 +310,8 @@ def fault_unnamed(program: symbolic.Program, exc: errors.AltaError) -> str | Non
 def compile_fault_unnamed(program: symbolic.Program, exc: errors.AltaError) -> str | None:
     """Why a `strict=True` CompileError does not name what is at fault (None if it does)."""
     msg = str(exc)
-    kinds = [k for k in ("ill-typed write", "raising path", "may fire together") if k in msg]
+    known = ("ill-typed write", "raising path", "may fire together", "may average a None")
+    kinds = [k for k in known if k in msg]
     if not kinds:
         return "a strict=True error must say what it refuses"
     variables = _quoted(msg, program.vars)
@@ -326,6 +327,8 @@ def compile_fault_unnamed(program: symbolic.Program, exc: errors.AltaError) -> s
         return "a raising path must show the path"
     if "may fire together" in kinds and not re.search(r"on '[^']+'", msg):
         return "a possible conflict must name the variable"
+    if "may average a None" in kinds and not any(f"'{h}'" in msg for h in program.head_outputs):
+        return "a head that may average None must be named"
     return None
 
 
