@@ -102,7 +102,11 @@ class PassManager:
         self.passes: tuple[base.Pass, ...] = tuple(passes)
         self.verify_each = verify_each
         self.instrumentations = as_list(instrumentations)
-        pipeline.check_levels(self.passes, None, str(self))
+        try:
+            pipeline.check_levels(self.passes, None)
+        except PipelineError:  # again with the text, which the message quotes
+            pipeline.check_levels(self.passes, None, str(self))
+            raise
 
     @classmethod
     def parse(

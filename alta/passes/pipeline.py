@@ -67,12 +67,32 @@ class PassSpec:
     body: tuple[PassSpec, ...] | None = None
 
 
+#: Parsed pipelines of built-in passes only, by (text, start level): every compile parses
+#: its pipeline, which cost a tenth of compiling a small program. Built-in passes are
+#: frozen option records that keep nothing between runs, and their names cannot be
+#: registered again, so a parse of the same text gives equal passes; user passes (which
+#: may hold state) are made anew on every parse.
+_PARSED: dict[tuple[str, str | None], tuple[base.Pass, ...]] = {}
+_PARSED_MAX = 256
+
+
 def parse(text: str, start_level: str | None = None) -> list[base.Pass]:
     """Parse and resolve `text`; `start_level` is the level of the module it will run on."""
+    kept = _PARSED.get((text, start_level))
+    if kept is not None:
+        return list(kept)
     specs = parse_specs(text)
     passes = resolve(specs, text)
     levels_along(passes, start_level, text, at=_columns(specs))
+    if len(_PARSED) < _PARSED_MAX and all(map(_built_in, passes)):
+        _PARSED[(text, start_level)] = tuple(passes)
     return passes
+
+
+def _built_in(p: base.Pass) -> bool:
+    """Whether `p` is one of alta's own passes (and so is everything inside it)."""
+    inner = getattr(p, "passes", ())  # `fixpoint(...)`
+    return type(p).__module__.startswith("alta.passes.") and all(map(_built_in, inner))
 
 
 def print_pipeline(passes: Sequence[base.Pass]) -> str:

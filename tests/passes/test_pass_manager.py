@@ -541,3 +541,21 @@ def test_levels_are_an_enum_that_reads_as_text() -> None:
         == ("symbolic", "sparse", "dense")
     )
     assert module.variables["parity"].kind is Kind.CATEGORICAL and Kind.SET == "set"
+
+
+def test_parsed_pipelines_are_shared_only_for_built_in_passes() -> None:
+    """A pipeline of built-in passes is parsed once per text (`pipeline._PARSED`); what a
+    caller does to the list it got does not reach the next parse, and user passes (which
+    may keep state) are made anew every time."""
+    first = passes.PassManager.parse(passes.DEFAULT_PIPELINE, start_level="symbolic")
+    again = passes.PassManager.parse(passes.DEFAULT_PIPELINE, start_level="symbolic")
+    assert first.passes == again.passes and str(first) == passes.DEFAULT_PIPELINE
+    got = passes.pipeline.parse("dce,canonicalize", "sparse")
+    got.clear()
+    assert [p.name for p in passes.pipeline.parse("dce,canonicalize", "sparse")] == [
+        "dce",
+        "canonicalize",
+    ]
+    a = passes.pipeline.parse("dce,test-record{tag=x}", "sparse")  # (the fixture registers it)
+    b = passes.pipeline.parse("dce,test-record{tag=x}", "sparse")
+    assert a[1] == b[1] and a[1] is not b[1]
