@@ -9,10 +9,11 @@ import numpy as np
 
 from alta import passes
 from alta.backends import base
-from alta.errors import CompileError, CompileWarning, PassError
+from alta.errors import CompileError, CompileWarning, PassError, PipelineError
 from alta.inputs import check_max_layers
 from alta.ir import dense, precision, sparse, symbolic
 from alta.model import CompiledModel
+from alta.passes import instrument as instrumentation
 
 
 def compile(
@@ -37,9 +38,10 @@ def compile(
     pipeline said `lower-sparse-to-dense{max-layers=N}`), and overrides what it says.
     """
     max_layers = check_max_layers(max_layers)
+    instrumentations = _check_arguments(pipeline, instrument, strict)
     text = passes.DEFAULT_PIPELINE if pipeline == "default" else pipeline
     pm = passes.PassManager.parse(
-        text, start_level=passes.level_of(program), instrumentations=instrument
+        text, start_level=passes.level_of(program), instrumentations=instrumentations
     )
     if max_layers is not None:
         budgeted = pm.with_max_layers(max_layers)
@@ -61,6 +63,21 @@ def compile(
     return CompiledModel(
         ir=module, backend=backend, executor=executor, stats=stats, sparse_ir=sparse_ir
     )
+
+
+def _check_arguments(pipeline: Any, instrument: Any, strict: Any) -> list[Any]:
+    """Refuse arguments of the wrong type by name; the instrumentations, as a list."""
+    if not isinstance(pipeline, str):
+        raise PipelineError(f"pipeline must be a pipeline string (or 'default'), got {pipeline!r}")
+    if not isinstance(strict, bool):
+        raise CompileError(f"strict must be True or False, got {strict!r}")
+    try:
+        return instrumentation.as_list(instrument)
+    except TypeError:  # not iterable, or an item is not an Instrumentation
+        raise PipelineError(
+            f"instrument must be an alta Instrumentation, a list of them or None, got "
+            f"{instrument!r}"
+        ) from None
 
 
 def check_dtype(stats: dict[str, Any], dtype: Any, strict: bool = False) -> None:

@@ -19,6 +19,9 @@ from alta.errors import InputError
 #: an error (docs/semantics.md, "Halting").
 DEFAULT_MAX_LAYERS = 10_000
 
+#: The most layers a run may be asked for: backends count layers in int64.
+MAX_LAYERS_LIMIT = 2**63 - 1
+
 
 def as_batch(inputs: Any) -> tuple[bool, list[list[Any]]]:
     """(single, batch): whether `inputs` is one sequence, and the sequences as lists."""
@@ -101,11 +104,16 @@ def pad(
 
 
 def check_max_layers(max_layers: Any) -> int | None:
-    """`max_layers` as an int >= 0, or None; an `InputError` for anything else."""
+    """`max_layers` as an int in [0, MAX_LAYERS_LIMIT], or None; an `InputError` for
+    anything else."""
     if max_layers is None:
         return None
     if isinstance(max_layers, bool | np.bool_) or not isinstance(max_layers, int | np.integer):
         raise InputError(f"max_layers must be an int >= 0 or None, got {max_layers!r}")
     if max_layers < 0:
         raise InputError(f"max_layers must be >= 0, got {max_layers}")
+    if max_layers > MAX_LAYERS_LIMIT:
+        raise InputError(
+            f"max_layers must be at most 2**63 - 1 (layers are counted in int64), got {max_layers}"
+        )
     return int(max_layers)

@@ -7,10 +7,12 @@ import to `from alta import lang as pb`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
+import numpy as np
 
 from alta.errors import ProgramError
 from alta.ir import symbolic, verify
@@ -37,32 +39,35 @@ def _identity(x: int) -> int:
 
 def var(var_range: int, default: int | None = 0) -> symbolic.CategoricalVar:
     """A categorical variable that starts at `default` everywhere."""
-    return symbolic.CategoricalVar(range=var_range, default=default)
+    return symbolic.CategoricalVar(range=_int(var_range), default=default)
 
 
 def input_var(
     var_range: int, init_fn: Callable[[int], Any] | None = None, **kw: Any
 ) -> symbolic.CategoricalVar:
     """A categorical variable initialised from the token (identity by default)."""
-    return symbolic.CategoricalVar(range=var_range, input_init_fn=init_fn or _identity, **kw)
+    return symbolic.CategoricalVar(range=_int(var_range), input_init_fn=init_fn or _identity, **kw)
 
 
 def position_var(
     var_range: int, init_fn: Callable[[int], Any] | None = None, **kw: Any
 ) -> symbolic.CategoricalVar:
     """A categorical variable initialised from the position (identity by default)."""
-    return symbolic.CategoricalVar(range=var_range, position_init_fn=init_fn or _identity, **kw)
+    return symbolic.CategoricalVar(
+        range=_int(var_range), position_init_fn=init_fn or _identity, **kw
+    )
 
 
 def numeric_var(
     values: Any = None,
-    default: float = 0.0,
+    default: float | None = 0.0,
     input_init_fn: Callable[[int], Any] | None = None,
     position_init_fn: Callable[[int], Any] | None = None,
 ) -> symbolic.NumericalVar:
-    """A numerical variable; rules read it by bucket of the sorted `values`. A default of
-    None means undefined until written."""
-    vals = None if values is None else tuple(_number(v, "a value") for v in values)
+    """A numerical variable; rules read it by bucket of the sorted `values`. The default
+    may be None only when an init function gives the start values (it is then never
+    read): a number cannot start undefined, only categorical variables can."""
+    vals = None if values is None else tuple(_number(v, "a value") for v in _items(values))
     return symbolic.NumericalVar(
         values=vals,
         default=None if default is None else _number(default, "the default"),
@@ -72,9 +77,23 @@ def numeric_var(
 
 
 def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool | int | float):
-        return float(value)
-    raise ProgramError(f"numeric_var: {what} {value!r} is not a number")
+    if not isinstance(value, bool | int | float):
+        raise ProgramError(f"numeric_var: {what} {value!r} is not a number")
+    number = symbolic.normalise(symbolic.NumericalVar(), value)
+    if not isinstance(number, float) or not math.isfinite(number):
+        raise ProgramError(f"numeric_var: {what} {value!r} is not a finite number")
+    return number
+
+
+def _items(values: Any, what: str = "numeric_var: values") -> list[Any]:
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise ProgramError(f"{what} must be a list, got {values!r}")
+    return list(values)
+
+
+def _int(value: Any) -> Any:
+    """A numpy int as a Python int; anything else as given, for the verifier to name."""
+    return int(value) if isinstance(value, np.integer) else value
 
 
 def set_var(
@@ -84,20 +103,31 @@ def set_var(
     input_init_fn: Callable[[int], Any] | None = None,
     position_init_fn: Callable[[int], Any] | None = None,
 ) -> symbolic.SetVar:
-    """A set variable (a frozenset of ints below `range`); usable as an attention query."""
+    """A set variable (a frozenset of ints below `range`); usable as an attention query.
+    As for `numeric_var`, the default may be None only when an init function is given."""
     vals = None if values is None else _distinct_sets(values)
     return symbolic.SetVar(
-        range=range,
+        range=_int(range),
         values=vals,
-        default=frozenset(default),
+        default=None if default is None else _int_set(default, "set_var: the default"),
         input_init_fn=input_init_fn,
         position_init_fn=position_init_fn,
     )
 
 
+def _int_set(value: Any, what: str) -> frozenset[int]:
+    """`value` (any iterable of ints) as a frozenset; numpy ints become ints."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ProgramError(f"{what} {value!r} is not a set of ints")
+    members = [_int(m) for m in value]
+    if not all(isinstance(m, int) and not isinstance(m, bool) for m in members):
+        raise ProgramError(f"{what} {value!r} is not a set of ints")
+    return frozenset(members)
+
+
 def _distinct_sets(values: Any) -> tuple[frozenset[int], ...]:
     """Each value once, in the given order; a set of values in a fixed (sorted) order."""
-    sets = [frozenset(v) for v in values]
+    sets = [_int_set(v, "set_var: the value") for v in _items(values, "set_var: values")]
     if isinstance(values, set | frozenset):
         sets.sort(key=symbolic.value_order)
     return tuple(dict.fromkeys(sets))
@@ -121,8 +151,13 @@ def qkv(
     relative_position_mask: Any = frozenset(),
     output_spec: symbolic.Var | None = None,
 ) -> AttentionHead:
-    """Read `value` at the positions whose `key` is in the query set."""
-    return AttentionHead(query, key, value, frozenset(relative_position_mask), output_spec)
+    """Read `value` at the positions whose `key` is in the query set; with a mask, only at
+    the offsets j - i it holds (a set, list or tuple of ints)."""
+    for role, name in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(name, str):
+            raise ProgramError(f"qkv: {role} {name!r} is not a variable name (a string)")
+    mask = _int_set(relative_position_mask, "qkv: relative_position_mask")
+    return AttentionHead(query, key, value, mask, output_spec)
 
 
 def v_relative(value: str, position: int) -> AttentionHead:
@@ -132,7 +167,8 @@ def v_relative(value: str, position: int) -> AttentionHead:
 
 def halt_spec(halt_var: str, halt_value: int = 1) -> symbolic.Halt:
     """Halt a sequence once every position holds `halt_var == halt_value`."""
-    return symbolic.Halt(halt_var, halt_value)
+    value = int(halt_value) if isinstance(halt_value, bool | np.integer) else halt_value
+    return symbolic.Halt(halt_var, value)
 
 
 def program_spec(
@@ -152,6 +188,8 @@ def program_spec(
     exploring only the paths the function takes, when the program is compiled.
     """
     del generate_rules
+    if not callable(ffn_fn):
+        raise ProgramError(f"ffn_fn must be a function of the state, got {ffn_fn!r}")
     return _program(
         variables,
         heads,
@@ -175,7 +213,7 @@ def program_spec_from_rules(
     name: str = "program",
 ) -> symbolic.Program:
     """A program whose MLP is a list of rules, e.g. `MLPBuilder(...).rules`."""
-    mlp = symbolic.RulesMLP(tuple(rules))
+    mlp = symbolic.RulesMLP(tuple(_items(rules, "rules")))
     return _program(variables, heads, mlp, output_name, input_range, position_range, halt, name)
 
 
@@ -198,8 +236,8 @@ def _program(
         ),
         mlp=mlp,
         output=output_name,
-        input_range=input_range,
-        position_range=position_range,
+        input_range=_int(input_range),
+        position_range=_int(position_range),
         halt=halt,
     )
     return verify.verify_symbolic(program)
@@ -209,7 +247,8 @@ def all_variables(
     variables: Mapping[str, symbolic.Var], heads: Mapping[str, AttentionHead]
 ) -> dict[str, symbolic.Var]:
     """The user's variables, then `relative_qk` if a head needs it, then head outputs."""
-    result = dict(variables)
+    result = dict(_named(variables, "variables", symbolic.Var, _MAKE_VAR))
+    heads = _named(heads, "heads", AttentionHead, "make one with qkv or v_relative")
     for name in symbolic.RESERVED_NAMES:
         if name in result:
             raise ProgramError(
@@ -229,8 +268,27 @@ def all_variables(
                 if later
                 else f"head '{out}': value names unknown variable '{head.value}'"
             )
+        if head.output_spec is not None and not isinstance(head.output_spec, symbolic.Var):
+            raise ProgramError(f"head '{out}': output_spec {head.output_spec!r} is not a variable")
         result[out] = _output_spec(result[head.value], head.output_spec)
     return result
+
+
+_MAKE_VAR = "make one with var, input_var, position_var, numeric_var or set_var"
+
+
+def _named(items: Any, what: str, kind: Any, make: str) -> Mapping[str, Any]:
+    """`items`, checked to be a dict of names (strings) to `kind`s."""
+    if not isinstance(items, Mapping):
+        raise ProgramError(
+            f"{what} must be a dict of name -> {what[:-1]}, got a {type(items).__name__}"
+        )
+    for name, item in items.items():
+        if not isinstance(name, str):
+            raise ProgramError(f"{what}: name {name!r} is not a string")
+        if not isinstance(item, kind):
+            raise ProgramError(f"{what[:-1]} '{name}': {item!r} is not a {what[:-1]}; {make}")
+    return items
 
 
 def _output_spec(value: symbolic.Var, spec: symbolic.Var | None) -> symbolic.Var:

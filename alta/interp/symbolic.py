@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from alta.errors import InterpreterError, UndefinedBehaviourError
+from alta.errors import InterpreterError, ProgramError, UndefinedBehaviourError
 from alta.inputs import as_batch, check_max_layers
 from alta.interp import mlp, single
 from alta.interp import state as st
@@ -51,6 +51,13 @@ def run(
 
     `observe`, if given, sees every layer's MLP input and output (`LayerRecord`): this is
     how `alta.traces` records a run without a second interpreter."""
+    if not isinstance(program, symbolic.Program):
+        raise ProgramError(
+            f"program must be an alta program (from alta.lang.program_spec), got "
+            f"{type(program).__name__} {program!r:.60}"
+        )
+    if not isinstance(strict, bool):
+        raise InterpreterError(f"strict must be True or False, got {strict!r}")
     if max_layers is None and program.halt is None:
         raise InterpreterError(
             f"program '{program.name}' has no halt spec: pass max_layers=N to say how many "

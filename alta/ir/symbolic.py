@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar, TypeAlias
 
@@ -27,6 +28,9 @@ RESERVED_NAMES = (RELATIVE_QK,)
 
 #: Sets are held as bitmasks in int64 arrays by the interpreter.
 MAX_SET_RANGE = 62
+
+#: An int above this has no float: float() would raise OverflowError.
+_MAX_FLOAT_INT = int(sys.float_info.max)
 
 
 @attrs.frozen
@@ -196,10 +200,15 @@ def normalise(var: Var, value: Value) -> Value:
     if isinstance(var, CategoricalVar):
         return int(value) if isinstance(value, bool | int) else value
     if isinstance(var, NumericalVar):
+        if isinstance(value, bool | int) and abs(value) > _MAX_FLOAT_INT:
+            return value  # no float holds it: left for `value_error` to name
         return float(value) if isinstance(value, bool | int | float) else value
     if isinstance(value, frozenset) or not isinstance(value, Iterable):
         return value  # a non-iterable is left for `value_error` to name
-    return frozenset(value)
+    try:
+        return frozenset(value)
+    except TypeError:  # unhashable members
+        return value
 
 
 def value_error(var: Var, value: Value) -> str | None:
@@ -215,6 +224,8 @@ def value_error(var: Var, value: Value) -> str | None:
     if isinstance(var, NumericalVar):
         if not isinstance(value, float) or math.isnan(value):
             return f"{value!r} is not a float"
+        if math.isinf(value):  # no encoding holds it: the model would compute NaN
+            return f"{value!r} is not a finite float"
         if var.values is not None and value not in var.values:
             return f"{value!r} is not one of its values {_fmt(var.values)}"
         return None
@@ -261,11 +272,24 @@ def init_table(
         return "head", ()
     if var.input_init_fn is not None:
         fn = var.input_init_fn
-        return "token", tuple(normalise(var, fn(t)) for t in range(program.input_range))
+        return "token", tuple(_init(name, var, fn, "token", t) for t in range(program.input_range))
     if var.position_init_fn is not None:
         fn, size = var.position_init_fn, program.position_range if positions is None else positions
-        return "position", tuple(normalise(var, fn(p)) for p in range(size or 0))
+        return "position", tuple(_init(name, var, fn, "position", p) for p in range(size or 0))
     return "const", (var.default,)
+
+
+def _init(name: str, var: Var, fn: Callable[[int], Any], source: str, index: int) -> Value:
+    """`fn(index)`, normalised; an init function that raises makes the program malformed
+    (it is called for every token and position when the program is built)."""
+    try:
+        value = fn(index)
+    except Exception as exc:  # any bug in user code: name it, never crash bare
+        kind = "input_init_fn" if source == "token" else "position_init_fn"
+        raise ProgramError(
+            f"variable '{name}': {kind} raises {type(exc).__name__}: {exc} for {source} {index}"
+        ) from exc
+    return normalise(var, value)
 
 
 def iter_inits(program: Program) -> Iterator[tuple[str, str, int, Value]]:
