@@ -35,8 +35,8 @@ from alta import __version__, cli_commands, passes
 from alta.cli_commands import default_pipeline, is_ir_file, load_ir
 from alta.errors import AltaError, UsageError
 from alta.passes import instrument
+from alta.programs.spec import import_file, is_path, load_program
 from alta.programs.spec import import_module as _import
-from alta.programs.spec import load_program
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,8 +122,8 @@ def _parser() -> argparse.ArgumentParser:
         "--load",
         action="append",
         default=[],
-        metavar="MODULE",
-        help="import MODULE first, so the passes it @registers can be named",
+        metavar="MODULE|FILE.py",
+        help="import MODULE (or the file FILE.py) first, so the passes it @registers can be named",
     )
     opt.add_argument("--print-ir-before", default="", metavar="PASS[,PASS]")
     opt.add_argument("--print-ir-after", default="", metavar="PASS[,PASS]")
@@ -148,7 +148,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def opt_command(ns: argparse.Namespace) -> int:
     for module_name in ns.load:
-        _import(module_name, f"--load {module_name}")
+        if is_path(module_name):
+            import_file(module_name, f"--load {module_name}")
+        else:
+            _import(module_name, f"--load {module_name}")
     if ns.list_passes:
         print(passes.list_passes())
         return 0
@@ -192,7 +195,7 @@ def opt_command(ns: argparse.Namespace) -> int:
 
 
 def _check_print_names(pm: passes.PassManager, *lists: str) -> None:
-    in_pipeline = {p.name for p in pm.passes}
+    in_pipeline = _pass_names(pm.passes)
     asked = {n.strip() for names in lists for n in names.split(",") if n.strip()}
     missing = sorted(asked - in_pipeline)
     if missing:
@@ -200,6 +203,16 @@ def _check_print_names(pm: passes.PassManager, *lists: str) -> None:
             f"--print-ir-before/--print-ir-after name {', '.join(missing)}, which the pipeline "
             f"'{pm}' does not run"
         )
+
+
+def _pass_names(pipeline: Sequence[Any]) -> set[str]:
+    """The names of the passes a pipeline runs, those inside fixpoint(...) too."""
+    names: set[str] = set()
+    for p in pipeline:
+        names.add(p.name)
+        if isinstance(p, passes.Fixpoint):
+            names |= _pass_names(p.passes)
+    return names
 
 
 def programs_command(ns: argparse.Namespace) -> int:

@@ -275,6 +275,8 @@ def compile_command(ns: argparse.Namespace) -> int:
     from alta import saved
 
     target = resolve(ns.program, ns.backend)
+    if target.model is not None:
+        _refuse_compile_options(ns)
     start = time.perf_counter()
     model = compiled(
         target, ns.backend, pipeline=ns.pipeline, max_layers=ns.max_layers, strict=ns.strict
@@ -296,7 +298,30 @@ def compile_command(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_compile_options(ns: argparse.Namespace) -> None:
+    """A saved model is compiled already: options that only compiling uses are an error,
+    never silently dropped."""
+    given = [
+        flag
+        for flag, used in (
+            ("--pipeline", ns.pipeline != "default"),
+            ("--max-layers", ns.max_layers is not None),
+            ("--strict", ns.strict),
+        )
+        if used
+    ]
+    if given:
+        raise UsageError(
+            f"'{ns.program}' is a saved model, compiled already: {', '.join(given)} would "
+            "have no effect; compile the program it came from instead"
+        )
+
+
 def export_command(ns: argparse.Namespace) -> int:
+    if ns.opset is not None:  # before compiling, which may take long
+        from alta.backends import onnx_backend
+
+        onnx_backend.check_opset(ns.opset)
     target = resolve(ns.program)
     model = compiled(target, "numpy", max_layers=ns.max_layers)
     if ns.max_layers is None and model.max_layers is None and model.ir.loop.halt is None:

@@ -55,13 +55,15 @@ def alta_version() -> str:
 def save(path: str | os.PathLike[str], module: dense.Module, stats: dict[str, Any]) -> Path:
     """Write `module` to `path` (which must end in .alta) and its weights beside it;
     returns the weights file's path."""
-    path = Path(path)
+    path = _as_path(path, "save a model as")
     if path.suffix != SUFFIX:
         raise SavedModelError(f"a saved model's file name ends in {SUFFIX}; got '{path}'")
     if not path.parent.is_dir():
         raise SavedModelError(
             f"cannot write the saved model '{path}': directory '{path.parent}' does not exist"
         )
+    if path.is_dir():  # checked first, so that no weights file is left behind
+        raise SavedModelError(f"cannot write the saved model '{path}': it is a directory")
     weights_path = path.with_suffix(_weights_suffix())
     arrays = {name: np.ascontiguousarray(a, dtype=np.float64) for name, a in module.weights.items()}
     try:
@@ -94,13 +96,13 @@ def read(path: str | os.PathLike[str]) -> tuple[dense.Module, Header]:
 
     A file without the header (IR3 text that `alta opt` printed) is read too, with its
     weights from NAME.safetensors or NAME.npz beside it."""
-    path = Path(path)
+    path = _as_path(path, "load a model from")
     text = _read_text(path)
     header = parse_header(text, path)
     if header is None:
         weights_path = find_weights(path)
         header = Header(0, "unknown", weights_path.name)
-    weights_path = path.with_name(header.weights)
+    weights_path = path.with_name(_weights_name(header.weights, path))
     if not weights_path.is_file():
         raise SavedModelError(f"'{path}': its weights file '{weights_path}' does not exist")
     if header.weights_sha256 is not None and _sha256(weights_path) != header.weights_sha256:
@@ -132,6 +134,10 @@ def parse_header(text: str, path: Path) -> Header | None:
         if sep:
             fields[key.strip()] = value.strip()
     version = _format_version(fields.get("format_version"), path)
+    if version < 1:
+        raise SavedModelError(
+            f"'{path}': the header's format_version is {version}; versions start at 1"
+        )
     if version > FORMAT_VERSION:
         raise SavedModelError(
             f"'{path}' is in saved-model format {version}, written by alta "
@@ -209,7 +215,28 @@ def _write_weights(path: Path, arrays: dict[str, np.ndarray]) -> None:
         raise OSError(f"cannot write '{path}': {exc}") from None
 
 
+def _as_path(path: Any, doing: str) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise SavedModelError(
+            f"cannot {doing} {path!r}: a path is a str or os.PathLike, not {type(path).__name__}"
+        )
+    return Path(path)
+
+
+def _weights_name(name: str, path: Path) -> str:
+    """The header's weights file name, which must be a bare name: the file lies beside
+    the .alta file, never elsewhere."""
+    if not name or name in (".", "..") or Path(name).name != name or "\\" in name:
+        raise SavedModelError(
+            f"'{path}': the header's weights file {name!r} is not a bare file name; it must "
+            "name a file in the same directory as the .alta file (e.g. 'model.safetensors')"
+        )
+    return name
+
+
 def _read_text(path: Path) -> str:
+    if path.is_dir():
+        raise SavedModelError(f"saved model '{path}' is a directory, not a .alta file")
     if not path.is_file():
         raise SavedModelError(f"saved model '{path}' does not exist")
     try:

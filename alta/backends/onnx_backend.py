@@ -21,6 +21,9 @@ from alta.inputs import DEFAULT_MAX_LAYERS
 from alta.ir import dense
 
 _OPSET = 17  # onnx_graph.OPSET, without importing onnx
+#: The oldest opset the graph is valid in (it needs Optional inputs and Loop outputs of
+#: that opset); the newest is the newest the installed onnx package knows.
+MIN_OPSET = 17
 
 
 @attrs.frozen
@@ -59,14 +62,35 @@ def save(
 
 
 def to_onnx(module: dense.Module, max_layers: int, **options: Any) -> Any:
-    """`onnx_graph.to_onnx` (an `onnx.ModelProto`), or a BackendError if onnx is missing."""
+    """`onnx_graph.to_onnx` (an `onnx.ModelProto`), or a BackendError if onnx is missing
+    or the opset is out of range."""
     try:
         from alta.backends import onnx_graph
     except ImportError as exc:
         raise BackendError(
             f"ONNX export needs the onnx package ({exc}): pip install 'alta[onnx]'"
         ) from exc
+    check_opset(options.get("opset", _OPSET))
     return onnx_graph.to_onnx(module, max_layers, **options)
+
+
+def check_opset(opset: int) -> None:
+    """A BackendError unless alta can build its graph in ONNX opset `opset`: from
+    MIN_OPSET to the newest the installed onnx knows (only the lower bound without onnx)."""
+    try:
+        import onnx
+    except ImportError:
+        newest, known = None, ""
+    else:
+        newest = onnx.defs.onnx_opset_version()
+        known = f" to {newest}, the newest the installed onnx {onnx.__version__} knows"
+    if not isinstance(opset, int) or isinstance(opset, bool):
+        raise BackendError(f"the ONNX opset is an int, not {opset!r}")
+    if opset < MIN_OPSET or (newest is not None and opset > newest):
+        raise BackendError(
+            f"ONNX opset {opset} is not supported: alta's graph needs opset {MIN_OPSET}"
+            f"{known or ' or later'} (default {_OPSET})"
+        )
 
 
 class OnnxBackend(base.Backend):

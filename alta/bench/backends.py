@@ -30,8 +30,8 @@ import numpy as np
 import alta
 from alta import interp, programs
 from alta.backends import base
-from alta.bench.options import positive
-from alta.errors import AltaError
+from alta.bench.options import positive, results_folder
+from alta.errors import AltaError, UsageError
 
 DEFAULT_OUT = Path("bench-results")
 DEFAULT_PROGRAMS = [
@@ -193,6 +193,11 @@ def main(argv: list[str] | None = None, prog: str = "alta bench", out: Path = DE
     parser.add_argument("--batches", nargs="*", type=positive, default=None)
     parser.add_argument("--out", type=Path, default=out, help=f"results folder (default: {out})")
     args = parser.parse_args(argv)
+    names = args.programs or DEFAULT_PROGRAMS
+    _check_programs(names)
+    if args.device == "cuda":
+        _check_cuda()
+    results_folder(args.out)
     batches = args.batches or (
         [1, 16] if args.quick else [1, 64, 1024] + ([8192] if args.device == "cuda" else [])
     )
@@ -201,7 +206,7 @@ def main(argv: list[str] | None = None, prog: str = "alta bench", out: Path = DE
     rates: dict[str, float] = {}
     for label, backend, options in variants(args.device):
         rates[label] = matmul_rate(label, args.device)
-        for name in args.programs or DEFAULT_PROGRAMS:
+        for name in names:
             print(f"  {name} / {label} ...", flush=True)
             try:
                 rows.append(
@@ -217,13 +222,34 @@ def main(argv: list[str] | None = None, prog: str = "alta bench", out: Path = DE
         f"# Backend throughput on {card} ({platform.platform()}, {time.strftime('%Y-%m-%d')})\n"
     )
     print(header + "\n" + text)
-    args.out.mkdir(parents=True, exist_ok=True)
     suffix = "-quick" if args.quick else ""
     (args.out / f"backends-{args.device}{suffix}.md").write_text(header + "\n" + text + "\n")
     (args.out / f"backends-{args.device}{suffix}.json").write_text(
         json.dumps({"device": card, "matmul_flops_per_s": rates, "rows": rows}, indent=2)
     )
     return 0
+
+
+def _check_programs(names: list[str]) -> None:
+    """Only library programs: a benchmark needs each one's input generator and layers."""
+    unknown = [name for name in names if name not in programs.names()]
+    if unknown:
+        raise UsageError(
+            f"--programs: {', '.join(repr(n) for n in unknown)} "
+            f"{'is not a library program' if len(unknown) == 1 else 'are not library programs'}"
+            " (the benchmark needs a library entry's input generator); library programs: "
+            f"{', '.join(programs.names())}"
+        )
+
+
+def _check_cuda() -> None:
+    """--device cuda needs torch, which names the GPU and measures its matmul rate."""
+    try:
+        import torch
+    except ImportError:
+        raise UsageError("--device cuda needs torch built with CUDA") from None
+    if not torch.cuda.is_available():
+        raise UsageError("--device cuda: torch finds no CUDA device here; use --device cpu")
 
 
 def _device_name(device: str) -> str:

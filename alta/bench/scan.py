@@ -31,7 +31,7 @@ import numpy as np
 import alta
 from alta import interp, programs
 from alta.backends import base
-from alta.bench.options import positive
+from alta.bench.options import positive, results_folder
 from alta.data import scan as data
 from alta.programs import scan_task
 
@@ -53,18 +53,20 @@ def main(
     parser.add_argument("--seed", type=int, default=0, help="order of the commands")
     parser.add_argument("--out", type=Path, default=out, help=f"results folder (default: {out})")
     args = parser.parse_args(list(argv) if argv is not None else None)
+    names = args.backend if args.backend is not None else _default_backends()
+    for name in names:  # an unknown or missing backend fails now, not after the interpreter
+        base.get(name)
+    results_folder(args.out)
     commands = _commands(args.limit, args.seed)
     inputs = [scan_task.encode(c) for c in commands]
     program = programs.get("scan").build()
 
     report: dict[str, Any] = {"machine": _machine(), "commands": len(commands)}
     report["interpreter"], wanted = _interpret(program, commands, inputs, args.batch)
-    names = args.backend if args.backend is not None else _default_backends()
     report["backends"] = [_compiled(program, name, inputs, wanted, args.batch) for name in names]
     report["paper"] = PAPER
     text = _table(report)
     print(text)
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = "scan" if args.limit is None else f"scan-{len(commands)}"
     (args.out / f"{stem}.md").write_text(text + "\n")
     (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -215,7 +215,10 @@ def decode(slot: Slot, x: np.ndarray) -> np.ndarray:
     part = x[..., slot.start : slot.stop]
     if slot.encoding == BINARY:
         value = ((part > 0) * (1 << np.arange(slot.bits))).sum(axis=-1)
-        return np.where((np.abs(part) > 0.5).all(axis=-1), value, -1)
+        # A code with no value behind it (7 of 3 bits for 5 values) is None, as an all-off
+        # one-hot slot is; compiled weights never make one, a learned MLP may.
+        known = np.isin(value, np.asarray(slot.values, dtype=np.int64))
+        return np.where((np.abs(part) > 0.5).all(axis=-1) & known, value, -1)
     if slot.kind == sparse.CATEGORICAL:
         best = part.argmax(axis=-1)
         values = np.asarray(slot.values, dtype=np.int64)[best]

@@ -22,6 +22,7 @@ import attrs
 import numpy as np
 
 from alta import compiler, passes
+from alta.errors import LearnError
 from alta.interp import sparse as interp_sparse
 from alta.interp import state as st
 from alta.ir import symbolic
@@ -97,7 +98,7 @@ def coverage(
     model = model if model is not None else unmerged(program)
     module = model.sparse_ir
     if module is None:
-        raise ValueError(f"the model of '{program.name}' does not keep its IR2 rules")
+        raise LearnError(f"the model of '{program.name}' does not keep its IR2 rules")
     return Coverage(
         program=program.name,
         rules=tuple(str(rule) for rule in module.rules),
@@ -151,7 +152,7 @@ def minimal_program(
     """`program` compiled minimal with respect to `train`: every rule it keeps is fired
     by some training input (the paper's condition for stable trace supervision)."""
     if not train:
-        raise ValueError(f"minimal_program('{program.name}'): the training set is empty")
+        raise LearnError(f"minimal_program('{program.name}'): the training set is empty")
     return compiler.compile(program, pipeline=minimal_pipeline(train, max_layers), **compile_kw)
 
 

@@ -15,6 +15,7 @@ import attrs
 import numpy as np
 
 from alta import programs
+from alta.errors import LearnError
 from alta.programs import addition, parity, parity_sum
 
 
@@ -37,7 +38,10 @@ def _maker(name: str) -> Callable[[np.random.Generator, int], list[int]]:
             return addition.make_input(a, b)
 
         return digits
-    raise ValueError(f"no length-controlled input maker for program '{name}'")
+    raise LearnError(
+        f"no length-controlled input maker for program '{name}'; the parity, parity_sum "
+        "and addition programs have one"
+    )
 
 
 @attrs.frozen
@@ -51,8 +55,14 @@ class Example:
 
 def inputs(case_name: str, lengths: Iterable[int], per_length: int, seed: int) -> list[Example]:
     """`per_length` distinct inputs of each length (fewer when fewer exist), seeded."""
-    case = programs.get(case_name)
     make = _maker(case_name)
+    case = programs.get(case_name)
+    lengths = list(lengths)
+    bad = [n for n in lengths if isinstance(n, bool) or not isinstance(n, int) or n < 0]
+    if bad:
+        raise LearnError(f"inputs('{case_name}'): lengths are ints >= 0, got {bad[0]!r}")
+    if per_length < 1:
+        raise LearnError(f"inputs('{case_name}'): per_length must be at least 1, got {per_length}")
     rng = np.random.default_rng(seed)
     out: list[Example] = []
     for n in lengths:

@@ -17,6 +17,7 @@ import attrs
 import torch
 import torch.nn.functional as F
 
+from alta.errors import LearnError
 from alta.learn import optim
 from alta.learn.data import Example
 from alta.learn.transformer import Transformer, TransformerConfig
@@ -41,13 +42,13 @@ class AnswerMap:
 def _addition_digits(answer: int, count: int) -> list[int]:
     digits = [int(d) for d in str(answer).zfill(count)]
     if len(digits) != count:
-        raise ValueError(f"addition: answer {answer} has more than {count} digits")
+        raise LearnError(f"addition: answer {answer} has more than {count} digits")
     return digits
 
 
 def _addition_positions(tokens: Sequence[int]) -> list[int]:
     if addition.PLUS not in tokens:
-        raise ValueError(f"addition: input {list(tokens)} has no PLUS token")
+        raise LearnError(f"addition: input {list(tokens)} has no PLUS token")
     return list(range(list(tokens).index(addition.PLUS), len(tokens) - 1))
 
 
@@ -71,7 +72,10 @@ def answer_map(case_name: str) -> AnswerMap:
         return _PARITY
     if case_name.startswith("addition"):
         return _ADDITION
-    raise ValueError(f"no end-to-end answer layout for program '{case_name}'")
+    raise LearnError(
+        f"no end-to-end answer layout for program '{case_name}'; the parity and addition "
+        "programs have one"
+    )
 
 
 def targets(case_name: str, example: Example) -> tuple[list[int], list[int]]:
@@ -169,13 +173,13 @@ def train_end_to_end(
     are skipped: their answer is a convention, with no position to read it from."""
     classes = answer_map(case_name).outputs
     if config.outputs < classes:
-        raise ValueError(
+        raise LearnError(
             f"TransformerConfig.outputs={config.outputs}, but '{case_name}' answers have "
             f"{classes} classes"
         )
     train = [ex for ex in train if ex.tokens]
     if not train:
-        raise ValueError("train_end_to_end: the training set has no non-empty input")
+        raise LearnError("train_end_to_end: the training set has no non-empty input")
     generator = optim.seed_everything(seed)
     net = Transformer(config)
     tokens = _pad([ex.tokens for ex in train], 0)

@@ -14,6 +14,8 @@ import attrs
 import numpy as np
 import torch
 
+from alta.errors import LearnError
+
 Optimizer = Literal["adam", "adafactor"]
 
 
@@ -44,7 +46,7 @@ def make_optimizer(
     elif kind == "adafactor":
         opt = torch.optim.Adafactor(params, lr=schedule.lr)
     else:
-        raise ValueError(f"unknown optimizer '{kind}': choose adam or adafactor")
+        raise LearnError(f"unknown optimizer '{kind}': choose adam or adafactor")
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: schedule.rate(step) / schedule.lr)
     return opt, sched
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from alta.errors import LearnError
 
 if TYPE_CHECKING:
     from alta.learn.experiments import Experiment
@@ -23,11 +26,25 @@ if TYPE_CHECKING:
 _SKIP = {"setting", "seed", "train_accuracy", "test_accuracy", "by_length", "history"}
 
 
+def prepare(out: Path) -> Path:
+    """Make the results folder `out`, or a LearnError; run before the jobs, so that a path
+    that cannot be written fails at once rather than after hours of training."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise LearnError(f"results folder '{out}' exists and is not a folder") from None
+    except OSError as exc:
+        raise LearnError(f"cannot make the results folder '{out}': {exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise LearnError(f"results folder '{out}' is not writable")
+    return out
+
+
 def write(
     out: Path, stem: str, experiment: Experiment, rows: list[dict[str, Any]], meta: dict[str, Any]
 ) -> dict[str, Path]:
     """`out/stem.json`, `out/stem.md`, `out/stem-length.png` and `out/stem-loss.png`."""
-    out.mkdir(parents=True, exist_ok=True)
+    prepare(out)
     files = {
         "json": out / f"{stem}.json",
         "markdown": out / f"{stem}.md",

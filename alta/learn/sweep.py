@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from alta import progress as alta_progress
+from alta.errors import LearnError
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,18 @@ def _on_ray(jobs: Sequence[Job], address: str | None, progress: bool) -> list[An
     try:
         import ray
     except ImportError as exc:
-        raise ImportError(
+        raise LearnError(
             f"Ray address {address!r} given, but ray is not installed: pip install 'alta[ray]'"
         ) from exc
     if not ray.is_initialized():
-        ray.init(address=None if address == "local" else address, log_to_driver=False)
+        try:
+            ray.init(address=None if address == "local" else address, log_to_driver=False)
+        except Exception as exc:  # ray raises RuntimeError, ConnectionError, ValueError, ...
+            why = " ".join(str(exc).split())
+            raise LearnError(
+                f"cannot start or reach the Ray cluster at {address!r} ({type(exc).__name__}: "
+                f"{why}); pass an address like 'ray://HOST:10001', 'HOST:6379' or 'local'"
+            ) from exc
     remote = ray.remote(_call)
     refs = [remote.options(num_cpus=1, num_gpus=job.gpus).remote(job) for job in jobs]
     left = list(refs)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from alta.errors import UsageError
+from alta.errors import AltaError, UsageError
 from alta.ir import symbolic
 
 
@@ -50,6 +50,11 @@ def load_program(spec: str) -> tuple[symbolic.Program, int | None]:
 
 def import_module(module_name: str, what: str) -> Any:
     """Import a user module, from the current directory too (as `python -m` would)."""
+    if module_name.startswith("."):
+        raise UsageError(
+            f"{what}: '{module_name}' is a relative module name; name a module "
+            "(package.module) or a file (path/to/file.py)"
+        )
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
@@ -57,7 +62,11 @@ def import_module(module_name: str, what: str) -> Any:
     except ModuleNotFoundError as exc:
         if exc.name and (module_name + ".").startswith(exc.name + "."):
             raise UsageError(f"{what}: cannot import module '{module_name}' ({exc})") from None
+        raise _failed(what, f"importing module '{module_name}'", exc) from exc
+    except AltaError:
         raise
+    except Exception as exc:
+        raise _failed(what, f"importing module '{module_name}'", exc) from exc
 
 
 def is_path(module_name: str) -> bool:
@@ -81,7 +90,19 @@ def import_file(file_name: str, what: str) -> Any:
     except SyntaxError as exc:
         del sys.modules[name]
         raise UsageError(f"{what}: '{file_name}' is not valid Python: {exc}") from None
+    except AltaError:
+        del sys.modules[name]
+        raise
+    except Exception as exc:
+        del sys.modules[name]
+        raise _failed(what, f"importing '{file_name}'", exc) from exc
     return module
+
+
+def _failed(what: str, doing: str, exc: Exception) -> UsageError:
+    """The user's own code raised: one line naming the code and the exception (the
+    traceback stays on the error's __cause__)."""
+    return UsageError(f"{what}: {doing} raised {type(exc).__name__}: {exc}")
 
 
 def _call(spec: str, target: Any) -> symbolic.Program:
@@ -98,7 +119,12 @@ def _call(spec: str, target: Any) -> symbolic.Program:
         ) from None
     except ValueError:  # no signature to inspect (a builtin): just call it
         pass
-    program = target()
+    try:
+        program = target()
+    except AltaError:
+        raise
+    except Exception as exc:
+        raise _failed(f"program '{spec}'", "calling it", exc) from exc
     if not isinstance(program, symbolic.Program):
         raise UsageError(
             f"program '{spec}' returned a {type(program).__name__}, not an alta Program"

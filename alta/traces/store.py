@@ -16,6 +16,7 @@ import importlib.metadata
 import itertools
 import json
 import os
+import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ def write(
             f"batch_size and shard_records must be >= 1, got {batch_size}, {shard_records}"
         )
     bounds = noise_mod.check(noise)
-    out = _prepare(Path(out_dir), overwrite)
+    out = _prepare(out_dir, overwrite)
     module, sparse_ir = extract.compiled(program, model)
     shards = _Shards(out, shard_records)
     stream = iter(inputs)
@@ -101,9 +102,11 @@ def read_manifest(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
             f"{path}: no trace manifest (not a trace directory, or an unfinished write)"
         )
     try:
-        manifest: dict[str, Any] = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError too
         raise TraceError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise TraceError(f"{path}: not an {FORMAT} v{FORMAT_VERSION} manifest")
     if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
         raise TraceError(f"{path}: not an {FORMAT} v{FORMAT_VERSION} manifest")
     return manifest
@@ -113,28 +116,36 @@ def read(out_dir: str | os.PathLike[str]) -> Iterator[Trace]:
     """The shards of `out_dir`, in order, one `Trace` each (shard k draws its noise from
     seed (manifest seed, k))."""
     manifest = read_manifest(out_dir)
-    layout = tuple(
-        dense.Slot(
-            s["var"],
-            Kind(s["kind"]),
-            s["start"],
-            tuple(s["values"]),
-            s.get("encoding", dense.ONE_HOT),
-            s.get("bits", 0),
+    try:
+        layout = tuple(
+            dense.Slot(
+                s["var"],
+                Kind(s["kind"]),
+                s["start"],
+                tuple(s["values"]),
+                s.get("encoding", dense.ONE_HOT),
+                s.get("bits", 0),
+            )
+            for s in manifest["layout"]
         )
-        for s in manifest["layout"]
-    )
-    variables = {v["name"]: _var(v) for v in manifest["variables"]}
+        variables = {v["name"]: _var(v) for v in manifest["variables"]}
+        noise = None if manifest["noise"] is None else tuple(manifest["noise"])
+        shards = [str(shard["file"]) for shard in manifest["shards"]]
+        seed = int(manifest["seed"])
+    except (KeyError, TypeError, ValueError) as exc:
+        path = Path(out_dir) / MANIFEST
+        raise TraceError(f"{path}: a damaged manifest ({type(exc).__name__}: {exc})") from None
     sparse_ir = None
     if manifest.get("sparse_ir"):
         from alta.ir import parser
 
         sparse_ir = parser.parse_sparse(manifest["sparse_ir"])
-    noise = None if manifest["noise"] is None else tuple(manifest["noise"])
-    for k, shard in enumerate(manifest["shards"]):
-        with np.load(Path(out_dir) / shard["file"]) as z:
+    for k, name in enumerate(shards):
+        path = Path(out_dir) / name
+        z = _load_shard(path)
+        try:
             offsets, tokens = z["inputs.offsets"], z["inputs.tokens"]
-            yield Trace(
+            trace = Trace(
                 program=manifest["program"],
                 output=manifest["output"],
                 d_model=manifest["d_model"],
@@ -150,9 +161,25 @@ def read(out_dir: str | os.PathLike[str]) -> Iterator[Trace]:
                 inputs=tuple(tuple(tokens[a:b].tolist()) for a, b in itertools.pairwise(offsets)),
                 first_sequence=int(z["inputs.first"]),
                 noise=noise,  # type: ignore[arg-type]
-                seed=(int(manifest["seed"]), k),
+                seed=(seed, k),
                 sparse_ir=sparse_ir,
             )
+        except KeyError as exc:
+            raise TraceError(f"{path}: a damaged trace shard (no array {exc})") from None
+        yield trace
+
+
+def _load_shard(path: Path) -> dict[str, np.ndarray]:
+    """Every array of one shard, or a TraceError naming the file."""
+    if not path.is_file():
+        raise TraceError(f"{path}: a trace shard the manifest lists is missing")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {name: z[name] for name in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise TraceError(
+            f"{path}: cannot read this trace shard, damaged or not an .npz file ({exc})"
+        ) from None
 
 
 class _Shards:
@@ -224,15 +251,24 @@ def _copied(t: Trace) -> Trace:
     )
 
 
-def _prepare(out: Path, overwrite: bool) -> Path:
+def _prepare(out_dir: str | os.PathLike[str], overwrite: bool) -> Path:
+    if not os.fspath(out_dir):
+        raise TraceError("the trace directory is '' (empty); name a directory")
+    out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise TraceError(f"{out} exists and is not a directory")
-    old = sorted(out.glob("traces-*.npz")) + sorted(out.glob(MANIFEST)) if out.is_dir() else []
-    if old and not overwrite:
-        raise TraceError(f"{out} already holds traces ({old[0].name}); pass overwrite=True")
-    for path in old:
-        path.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        old = sorted(out.glob("traces-*.npz")) + sorted(out.glob(MANIFEST)) if out.is_dir() else []
+        if old and not overwrite:
+            raise TraceError(
+                f"{out} already holds traces ({old[0].name}); pass overwrite=True "
+                "(alta trace --overwrite) to replace them"
+            )
+        for path in old:
+            path.unlink()
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TraceError(f"cannot make the trace directory {out}: {exc}") from None
     return out
 
 

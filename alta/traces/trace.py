@@ -96,6 +96,7 @@ class Trace:
         return self._decode(self.values_out, i)
 
     def record(self, i: int) -> Record:
+        self._check_index(i)
         return Record(
             int(self.sequence[i]),
             int(self.layer[i]),
@@ -107,9 +108,12 @@ class Trace:
         )
 
     def _decode(self, values: Mapping[str, np.ndarray], i: int) -> dict[str, Any]:
+        self._check_index(i)
+        return {name: st.decode(var, values[name][i]) for name, var in self.variables.items()}
+
+    def _check_index(self, i: int) -> None:
         if not -len(self) <= i < len(self):
             raise IndexError(f"record {i} of a trace of {len(self)} records")
-        return {name: st.decode(var, values[name][i]) for name, var in self.variables.items()}
 
     def take(self, start: int, stop: int) -> Trace:
         """Records [start, stop), with the inputs of their sequences. Cut a trace into

@@ -161,6 +161,17 @@ def test_other_opsets_check_and_agree(opset: int) -> None:
     np.testing.assert_array_equal(got, _raw(model, batch)[2])
 
 
+@pytest.mark.parametrize("opset", [0, -3, 5, 16, onnx.defs.onnx_opset_version() + 1, 99])
+def test_an_opset_out_of_range_is_a_backend_error(opset: int, tmp_path: Path) -> None:
+    """99 once crashed in onnx.helper; 5 wrote a file onnxruntime cannot load."""
+    model = _model(LOOPING)
+    with pytest.raises(BackendError, match=rf"opset {opset} is not supported.*needs opset 17"):
+        model.export_onnx(str(tmp_path / "m.onnx"), opset=opset)
+    assert not (tmp_path / "m.onnx").exists()
+    with pytest.raises(BackendError, match=rf"opset {opset} is not supported"):
+        alta.compile(programs.get(LOOPING).build(), backend="onnx", opset=opset)
+
+
 def test_residuals_model_is_checked_too() -> None:
     proto = onnx_backend.to_onnx(_model(LOOPING).ir, 10, residuals=True, dtype="float64")
     onnx.checker.check_model(proto, full_check=True)

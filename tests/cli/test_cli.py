@@ -175,3 +175,91 @@ def test_bench_refuses_counts_below_one(
     """A negative --limit once sliced the command list and ran the full benchmark."""
     code, _, err = run(capsys, *argv)
     assert code == 2 and "must be at least 1" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("flag", ["--print-ir-after", "--print-ir-before"])
+@pytest.mark.parametrize("name", ["minimize-rules", "prune-values"])
+def test_print_ir_names_a_pass_inside_a_fixpoint(
+    capsys: pytest.CaptureFixture[str], flag: str, name: str
+) -> None:
+    """The name check once looked only at the top level: the default pipeline runs these
+    two only inside fixpoint(...), so they could not be printed."""
+    code, _, err = run(capsys, "opt", PROGRAM, f"{flag}={name}")
+    assert code == 0, err
+    assert f"IR Dump {'After' if flag.endswith('after') else 'Before'} {name}" in err
+
+
+def test_user_pass_loaded_from_a_file_path(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`--load ./file.py` once raised a bare TypeError from importlib."""
+    source = (ROOT / "docs" / "examples" / "custom_pass.py").read_text()
+    (tmp_path / "mypasses.py").write_text(source.replace("drop-noop-rules", "drop-noop-rules-2"))
+    pipeline = "lower-symbolic-to-sparse,drop-noop-rules-2{var=done},lower-sparse-to-dense"
+    plugin = str(tmp_path / "mypasses.py")
+    argv = ["opt", PROGRAM, "--load", plugin, f"--pass-pipeline={pipeline}", "--pass-statistics"]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert "drop-noop-rules-2: unchanged" in err and out.startswith("alta.dense")
+
+
+@pytest.mark.parametrize(
+    ("load", "message"),
+    [
+        ("./no_such_plugin.py", "'./no_such_plugin.py' does not exist"),
+        (".relative_plugin", "is a relative module name"),
+    ],
+)
+def test_load_mistakes_are_one_line(
+    capsys: pytest.CaptureFixture[str], load: str, message: str
+) -> None:
+    code, _, err = run(capsys, "opt", PROGRAM, "--load", load)
+    assert code == 1 and err.startswith("alta: error: ") and message in err
+
+
+def test_load_of_a_module_whose_import_raises(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "raising_plugin_zz.py").write_text("raise ValueError('plugin is broken')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, _, err = run(capsys, "opt", PROGRAM, "--load", "raising_plugin_zz")
+    assert code == 1 and err.startswith("alta: error: ") and "Traceback" not in err
+    assert "raised ValueError: plugin is broken" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["bench", "--programs", "no_such_program"], "'no_such_program' is not a library program"),
+        (["bench", "--programs", "tests/cli_program.py:build"], "is not a library program"),
+        (["bench", "scan", "--backend", "no_such_backend"], "unknown backend 'no_such_backend'"),
+    ],
+)
+def test_bench_refuses_unknown_names_before_running(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], message: str
+) -> None:
+    """An unknown --programs name was "benchmarked" on every backend and exited 0."""
+    code, out, err = run(capsys, *argv, "--out", str(tmp_path / "results"))
+    assert code == 1 and err.startswith("alta: error: ") and message in err
+    assert out == "" and not (tmp_path / "results").exists()  # nothing ran, nothing written
+
+
+@pytest.mark.parametrize("suite", [[], ["scan"]])
+def test_bench_checks_out_before_running(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, suite: list[str]
+) -> None:
+    """`--out FILE` once failed with a traceback after the whole benchmark had run."""
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    for out in (a_file, a_file / "sub"):
+        code, printed, err = run(capsys, "bench", *suite, "--out", str(out))
+        assert code == 1 and err.startswith(f"alta: error: --out {out}") and printed == ""
+
+
+def test_bench_on_cuda_without_cuda_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, out, err = run(capsys, "bench", "--device", "cuda", "--out", str(tmp_path))
+    assert code == 1 and out == "" and "torch finds no CUDA device" in err

@@ -165,3 +165,53 @@ def test_errors_in_a_subprocess_have_no_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert proc.stderr.startswith("alta: error: ") and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--pipeline", "not{a pipeline"], "--pipeline"),
+        (["--max-layers", "3"], "--max-layers"),
+        (["--strict"], "--strict"),
+    ],
+)
+def test_compile_of_a_saved_model_refuses_compile_options(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, flags: list[str], named: str
+) -> None:
+    """They were silently dropped: `--max-layers 3` wrote a model with max_layers 16."""
+    path = tmp_path / "m.alta"
+    assert run(capsys, "compile", PROGRAM, "-o", str(path))[0] == 0
+    copy = tmp_path / "copy.alta"
+    code, _, err = run(capsys, "compile", str(path), "-o", str(copy), *flags)
+    assert code == 1 and err.startswith("alta: error: ") and not copy.exists()
+    assert f"is a saved model, compiled already: {named}" in err
+    assert run(capsys, "compile", str(path), "-o", str(copy))[0] == 0  # a plain copy still works
+
+
+@pytest.mark.parametrize("opset", ["0", "-3", "5", "99"])
+def test_export_refuses_an_opset_out_of_range(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, opset: str
+) -> None:
+    pytest.importorskip("onnx")
+    out_path = tmp_path / "x.onnx"
+    code, _, err = run(capsys, "export", PROGRAM, "-o", str(out_path), "--opset", opset)
+    assert code == 1 and err.startswith("alta: error: ") and "Traceback" not in err
+    assert f"ONNX opset {opset} is not supported" in err and not out_path.exists()
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("import no_such_module_zz\ndef build(): pass\n", "raised ModuleNotFoundError"),
+        ("def build():\n    raise RuntimeError('boom')\n", "calling it raised RuntimeError: boom"),
+        ("1 / 0\n", "raised ZeroDivisionError"),
+    ],
+)
+def test_exceptions_in_the_users_program_file_are_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, source: str, message: str
+) -> None:
+    path = tmp_path / "prog.py"
+    path.write_text(source)
+    code, _, err = run(capsys, "run", f"{path}:build", "--input", "0")
+    assert code == 1 and err.count("\n") == 1 and err.startswith("alta: error: ")
+    assert str(path) in err and message in err

@@ -171,6 +171,54 @@ def test_bad_paths(tmp_path: Path, parity: tuple[CompiledModel, Path], name: str
         model.save(tmp_path / "no" / "such" / "dir.alta")
 
 
+@pytest.mark.parametrize("name", ["sub/parity.safetensors", "../parity.safetensors", "/etc/x", ""])
+def test_a_weights_header_that_is_not_a_bare_name_is_refused(
+    tmp_path: Path, parity: tuple[CompiledModel, Path], name: str
+) -> None:
+    """An edited `// weights:` line once raised a bare ValueError from Path.with_name."""
+    _, path = parity
+    header = saved.parse_header(path.read_text(), path)
+    assert header is not None
+    edited = tmp_path / "edited.alta"
+    edited.write_text(
+        path.read_text().replace(f"// weights: {header.weights}", f"// weights: {name}")
+    )
+    with pytest.raises(saved.SavedModelError, match=r"edited\.alta'.*not a bare file name"):
+        alta.load(edited)
+
+
+def test_a_format_version_below_1_is_refused(
+    tmp_path: Path, parity: tuple[CompiledModel, Path]
+) -> None:
+    _, path = parity
+    older = tmp_path / "older.alta"
+    older.write_text(path.read_text().replace("// format_version: 1", "// format_version: -1"))
+    with pytest.raises(saved.SavedModelError, match="format_version is -1"):
+        alta.load(older)
+
+
+@pytest.mark.parametrize("bad", [None, 3, b"parity.alta"])
+def test_a_path_that_is_not_a_path_is_a_saved_model_error(
+    parity: tuple[CompiledModel, Path], bad: object
+) -> None:
+    model, _ = parity
+    with pytest.raises(saved.SavedModelError, match=r"not (NoneType|int|bytes)"):
+        alta.load(bad)  # type: ignore[arg-type]
+    with pytest.raises(saved.SavedModelError, match=r"not (NoneType|int|bytes)"):
+        model.save(bad)  # type: ignore[arg-type]
+
+
+def test_a_directory_is_named_as_one(tmp_path: Path, parity: tuple[CompiledModel, Path]) -> None:
+    model, _ = parity
+    folder = tmp_path / "folder.alta"
+    folder.mkdir()
+    with pytest.raises(saved.SavedModelError, match="is a directory"):
+        alta.load(folder)
+    with pytest.raises(saved.SavedModelError, match="is a directory"):
+        model.save(folder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.alta"]  # no orphan weights
+
+
 def test_repr_is_one_short_line(parity: tuple[CompiledModel, Path]) -> None:
     model, _ = parity
     text = repr(model)

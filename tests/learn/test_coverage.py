@@ -7,8 +7,9 @@ import pytest
 pytest.importorskip("torch")
 
 from alta import interpret, programs
+from alta.errors import LearnError
 from alta.interp import sparse as interp_sparse
-from alta.learn import coverage, data
+from alta.learn import coverage, data, optim
 
 
 def _rows(case: str, lengths: range, seed: int) -> list[list[int]]:
@@ -59,3 +60,25 @@ def test_minimal_program_fires_only_training_rules_and_agrees_on_train() -> None
     assert minimal([[1] * 7 + [2]], max_layers=1) != interpret(
         program, [[1] * 7 + [2]], max_layers=1
     )
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: data.inputs("scan", [2], 3, 0), "no length-controlled input maker"),
+        (lambda: data.inputs("parity_sum_mod_2", [-1], 3, 0), "lengths are ints >= 0, got -1"),
+        (lambda: data.inputs("parity_sum_mod_2", [2], 0, 0), "per_length must be at least 1"),
+        (
+            lambda: coverage.minimal_program(programs.get("parity_sum_mod_2").build(), []),
+            "the training set is empty",
+        ),
+        (
+            lambda: optim.make_optimizer([], "sgd", optim.Schedule()),  # type: ignore[arg-type]
+            "unknown optimizer 'sgd'",
+        ),
+    ],
+)
+def test_bad_arguments_are_learn_errors(call, message: str) -> None:  # type: ignore[no-untyped-def]
+    """They were plain ValueErrors (numpy's "negative dimensions" for a length of -1)."""
+    with pytest.raises(LearnError, match=message):
+        call()

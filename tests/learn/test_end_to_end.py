@@ -8,6 +8,7 @@ torch = pytest.importorskip("torch")
 
 import alta  # noqa: E402
 from alta import programs  # noqa: E402
+from alta.errors import LearnError  # noqa: E402
 from alta.learn import data, optim  # noqa: E402
 from alta.learn import end_to_end as e2e  # noqa: E402
 from alta.learn import transformer as tf  # noqa: E402
@@ -53,9 +54,9 @@ def test_targets_of_generated_additions_match_the_interpreter() -> None:
 
 
 def test_unknown_task_family_is_named() -> None:
-    with pytest.raises(ValueError, match="'sort_unique'"):
+    with pytest.raises(LearnError, match="'sort_unique'"):
         e2e.answer_map("sort_unique")
-    with pytest.raises(ValueError, match="no PLUS"):
+    with pytest.raises(LearnError, match="no PLUS"):
         e2e.targets("addition", data.Example((10, 1, 12), 1, 1))
 
 
@@ -126,7 +127,7 @@ def test_predict_reads_the_answer_positions() -> None:
 
 
 def test_bad_training_inputs_are_refused() -> None:
-    with pytest.raises(ValueError, match="no non-empty input"):
+    with pytest.raises(LearnError, match="no non-empty input"):
         e2e.train_end_to_end("parity_sequential_absolute", [data.Example((), 0, 0)], _config())
     config = tf.TransformerConfig(
         vocab=13,
@@ -140,5 +141,5 @@ def test_bad_training_inputs_are_refused() -> None:
         outputs=2,
     )
     example = data.Example((10, 1, 11, 2, 12), 1, 3)
-    with pytest.raises(ValueError, match="outputs=2"):
+    with pytest.raises(LearnError, match="outputs=2"):
         e2e.train_end_to_end("addition", [example], config)

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
-from alta.errors import UsageError
+from alta.errors import LearnError, UsageError
 from alta.learn import cli, experiments
 from alta.learn.experiments import common, minimality
 
@@ -84,3 +84,27 @@ def test_every_experiment_has_at_least_five_seeds_of_jobs() -> None:
     for name in experiments.names():
         jobs = experiments.get(name).jobs(True, 5)
         assert len({job.kwargs["seed"] for job in jobs}) == 5
+
+
+def _never(quick: bool, seeds: int) -> list:  # type: ignore[type-arg]
+    raise AssertionError("the jobs were built before --out was checked")
+
+
+def test_an_unusable_out_fails_before_any_job(tmp_path: Path) -> None:
+    """`--out FILE` once failed with a traceback after every job had trained."""
+    never = experiments.Experiment(
+        name="never", claim="", jobs=_never, train_lengths=(1, 2), buckets=((1, 2),)
+    )
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    for out in (a_file, a_file / "sub"):
+        with pytest.raises(LearnError, match=str(out)):
+            experiments.run("never", seeds=1, out=out, workers=1, experiment=never)
+
+
+def test_a_ray_address_ray_cannot_use_is_a_learn_error(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    with pytest.raises(LearnError, match="cannot start or reach the Ray cluster at 'bogus://x'"):
+        experiments.run(
+            "tiny", seeds=1, quick=True, out=tmp_path, ray_address="bogus://x", experiment=TINY
+        )

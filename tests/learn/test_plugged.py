@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("safetensors")
 
 from alta import programs  # noqa: E402
+from alta.ir import dense, sparse  # noqa: E402
 from alta.learn import metrics, trace_mlp  # noqa: E402
 from alta.learn.plugged import PluggedModel  # noqa: E402
 
@@ -98,3 +99,12 @@ def test_mismatched_mlps_are_refused(compiled: Any) -> None:
         PluggedModel(model, _identity_mlp(model.ir.d_model, "addition"))
     with pytest.raises(trace_mlp.LearnError, match="CompiledModel"):
         PluggedModel(model.ir, _identity_mlp(model.ir.d_model))  # type: ignore[arg-type]
+
+
+def test_a_binary_code_with_no_value_behind_it_decodes_as_none() -> None:
+    """A learned MLP may write 7 into a 3-bit slot of values 0..4; it decoded as 7."""
+    slot = dense.Slot("m", sparse.CATEGORICAL, 1, (0, 1, 2, 3, 4), dense.BINARY, 3)
+    codes = [dense.code(v, 3) for v in range(8)] + [np.zeros(3), np.array([1.0, 0.2, 1.0])]
+    x = np.zeros((len(codes), 5))
+    x[:, 1:4] = codes
+    assert dense.decode(slot, x).tolist() == [0, 1, 2, 3, 4, -1, -1, -1, -1, -1]

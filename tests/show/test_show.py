@@ -157,3 +157,11 @@ def test_the_page_renders_in_headless_chromium(parity_view: views.View, tmp_path
     red = (figures[..., 0] > 0.3) & (figures[..., 1] < 0.1) & (figures[..., 2] < 0.2)
     blue = (figures[..., 2] > 0.3) & (figures[..., 0] < 0.1)
     assert red.mean() > 0.005 and blue.mean() > 0.005  # the residual and attention maps
+
+
+def test_two_inputs_are_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The first --input was silently dropped."""
+    argv = ["show", "parity_sequential_relative", "--input", "2 1", "--input", "2 0"]
+    code = cli.main([*argv, "--out", str(tmp_path / "page")])
+    err = capsys.readouterr().err
+    assert code == 1 and "--input is given 2 times" in err and not (tmp_path / "page").exists()

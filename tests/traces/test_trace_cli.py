@@ -68,3 +68,18 @@ def test_a_module_attr_program(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     out = tmp_path / "out"
     assert cli.main(["tests.cli_program:build", "--inputs", str(inputs), "--out", str(out)]) == 0
     assert traces.read_manifest(out)["program"] == "cli_parity"
+
+
+def test_an_out_dir_that_cannot_be_made_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alta import cli as alta_cli
+
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("2 1 0 1\n")
+    code = alta_cli.main(
+        ["trace", "parity_sequential_relative", "--inputs", str(inputs), "--out", f"{inputs}/sub"]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("alta: error: cannot make the trace directory")
+    assert "Traceback" not in err

@@ -93,3 +93,50 @@ def test_a_bad_token_names_its_sequence(compiled, tmp_path: Path) -> None:  # ty
     stream = [[2, 1], [2, 0], [2, 1], [2, 7]]
     with pytest.raises(alta.AltaError, match="from 2: sequence 1"):
         traces.write(program, stream, tmp_path, model=model, batch_size=2)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "missing", "no array"])
+def test_a_damaged_shard_is_a_trace_error_naming_it(compiled, tmp_path: Path, damage: str) -> None:  # type: ignore[no-untyped-def]
+    """numpy's ValueError and a FileNotFoundError once came out of `read` bare."""
+    program, model, batch = compiled("parity_sequential_relative")
+    traces.write(program, batch, tmp_path, model=model)
+    shard = tmp_path / "traces-00000.npz"
+    if damage == "garbage":
+        shard.write_bytes(b"garbage")
+    elif damage == "missing":
+        shard.unlink()
+    else:
+        np.savez(shard, sequence=np.zeros(1))
+    with pytest.raises(TraceError, match=r"traces-00000\.npz"):
+        list(traces.read(tmp_path))
+
+
+def test_a_manifest_missing_fields_is_a_trace_error(compiled, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    program, model, batch = compiled("parity_sequential_relative")
+    traces.write(program, batch, tmp_path, model=model)
+    path = tmp_path / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["layout"]
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(TraceError, match="damaged manifest"):
+        list(traces.read(tmp_path))
+    path.write_text("[1, 2]")
+    with pytest.raises(TraceError, match="not an alta-traces"):
+        list(traces.read(tmp_path))
+
+
+def test_an_out_dir_that_cannot_be_made_is_a_trace_error(compiled, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    program, model, batch = compiled("parity_sequential_relative")
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    with pytest.raises(TraceError, match="cannot make the trace directory"):
+        traces.write(program, batch, a_file / "sub", model=model)
+    with pytest.raises(TraceError, match="empty"):
+        traces.write(program, batch, "", model=model)
+
+
+def test_record_out_of_range_says_so(compiled) -> None:  # type: ignore[no-untyped-def]
+    program, model, batch = compiled("parity_sequential_relative")
+    t = alta.trace(program, batch[:1], model=model)
+    with pytest.raises(IndexError, match=rf"record 99 of a trace of {len(t)} records"):
+        t.record(99)

@@ -68,6 +68,7 @@ def run(
     if seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {seeds}")
     experiment = experiment or get(name)
+    folder = report.prepare(Path(out))  # before the jobs: no work is lost to a bad --out
     jobs = experiment.jobs(quick, seeds)
     start = time.perf_counter()
     rows: list[dict[str, Any]] = sweep.run(jobs, workers=workers, ray_address=ray_address)
@@ -83,4 +84,4 @@ def run(
         "cpu_seconds": sum(r.get("seconds", 0.0) for r in rows),
     }
     stem = f"{experiment.name}-quick" if quick else experiment.name
-    return report.write(Path(out), stem, experiment, rows, meta)
+    return report.write(folder, stem, experiment, rows, meta)
