@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent / "alta"
 LAYERS = [
     ["alta.errors"],
     ["alta.data"],
-    ["alta.inputs", "alta.progress", "alta.ir"],
+    ["alta.inputs", "alta.progress", "alta.folders", "alta.ir"],
     ["alta.interp"],
     ["alta.lang"],
     ["alta.passes"],

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
+from alta import folders
 from alta.errors import UsageError
 
 
@@ -21,14 +21,8 @@ def positive(text: str) -> int:
 
 
 def results_folder(out: Path) -> Path:
-    """`--out`, made now, before any work, so that a folder that cannot be written fails
-    at once rather than after the benchmark has run."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise UsageError(f"--out {out}: exists and is not a folder; name a folder") from None
-    except OSError as exc:
-        raise UsageError(f"--out {out}: cannot make the results folder ({exc})") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {out}: the results folder is not writable")
+    """`--out`, made now, before any work (`alta.folders`)."""
+    why = folders.unwritable(out)
+    if why:
+        raise UsageError(f"--out {out}: the results folder {why}; name a writable folder")
     return out

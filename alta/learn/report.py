@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from alta import folders
 from alta.errors import LearnError
 
 if TYPE_CHECKING:
@@ -27,16 +27,10 @@ _SKIP = {"setting", "seed", "train_accuracy", "test_accuracy", "by_length", "his
 
 
 def prepare(out: Path) -> Path:
-    """Make the results folder `out`, or a LearnError; run before the jobs, so that a path
-    that cannot be written fails at once rather than after hours of training."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise LearnError(f"results folder '{out}' exists and is not a folder") from None
-    except OSError as exc:
-        raise LearnError(f"cannot make the results folder '{out}': {exc}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise LearnError(f"results folder '{out}' is not writable")
+    """Make the results folder `out` before the jobs run (`alta.folders`), or a LearnError."""
+    why = folders.unwritable(out)
+    if why:
+        raise LearnError(f"results folder '{out}' {why}")
     return out
 
 
