@@ -77,7 +77,7 @@ def numeric_var(
 
 
 def _number(value: Any, what: str) -> float:
-    if not isinstance(value, bool | int | float):
+    if not isinstance(value, bool | int | float | np.integer | np.floating):
         raise ProgramError(f"numeric_var: {what} {value!r} is not a number")
     number = symbolic.normalise(symbolic.NumericalVar(), value)
     if not isinstance(number, float) or not math.isfinite(number):

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar, TypeAlias
 
 import attrs
+import numpy as np
 
 from alta.errors import IllTypedWriteError, ProgramError
 from alta.ir.types import Kind
@@ -194,9 +195,12 @@ def value_order(value: Value) -> tuple[Any, ...]:
 
 
 def normalise(var: Var, value: Value) -> Value:
-    """Coerce bools to ints, ints to floats for numerical variables, iterables to frozensets."""
+    """Coerce numpy scalars to Python ones, bools to ints, ints to floats for numerical
+    variables, iterables to frozensets."""
     if value is None:
         return None
+    if isinstance(value, np.generic):  # np.int64(1) is 1, as a user writing it means
+        value = value.item()
     if isinstance(var, CategoricalVar):
         return int(value) if isinstance(value, bool | int) else value
     if isinstance(var, NumericalVar):
