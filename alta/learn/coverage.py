@@ -25,7 +25,7 @@ from alta import compiler, passes
 from alta.errors import LearnError
 from alta.interp import sparse as interp_sparse
 from alta.interp import state as st
-from alta.ir import symbolic
+from alta.ir import printer, symbolic
 from alta.model import CompiledModel
 from alta.passes.minimize_rules import MinimizeRulesPass
 from alta.traces import extract
@@ -101,7 +101,7 @@ def coverage(
         raise LearnError(f"the model of '{program.name}' does not keep its IR2 rules")
     return Coverage(
         program=program.name,
-        rules=tuple(str(rule) for rule in module.rules),
+        rules=tuple(printer.rule_text(i, rule) for i, rule in enumerate(module.rules)),
         train=_fired(module, train, max_layers),
         test=_fired(module, test, max_layers),
         values_train=mlp_values(program, train, max_layers, model),

@@ -27,6 +27,10 @@ def test_sum_mod_2_test_only_rules_are_fired_by_test_and_not_train() -> None:
     assert cov.test_only == fired_test - fired_train
     assert cov.test_only  # more ones than any training input holds: unseen buckets
     assert cov.as_dict()["test_only_rules"] == [cov.rules[i] for i in sorted(cov.test_only)]
+    # Each rule as its IR2 line, as `alta opt` prints it (not a Python repr).
+    printed = str(module)
+    assert all(text.startswith(f"rule #{i} : ") for i, text in enumerate(cov.rules))
+    assert all(text in printed for text in cov.rules)
 
 
 def test_absolute_positions_are_test_only_values_and_relative_has_none() -> None:
