@@ -22,7 +22,6 @@ import attrs
 import numpy as np
 
 from alta.errors import BackendError
-from alta.inputs import MAX_LAYERS_LIMIT
 from alta.ir import dense
 from alta.passes import option_types
 
@@ -213,12 +212,6 @@ class Backend:
         **options: Any,
     ) -> Executor:
         """What `alta.compile` calls: the options checked (`parse`), then `executor`."""
-        layers = module.loop.max_layers
-        if layers is not None and layers > MAX_LAYERS_LIMIT:  # set by a pipeline option
-            raise BackendError(
-                f"model '{module.name}': loop.max_layers={layers} exceeds 2**63 - 1 (layers are "
-                "counted in int64); lower it"
-            )
         return self.executor(module, self.parse(dict(options, dtype=dtype, device=device)))
 
     def parse(self, keywords: Mapping[str, Any] = {}, text: Iterable[str] = ()) -> Any:

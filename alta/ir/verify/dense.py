@@ -11,6 +11,7 @@ from typing import NoReturn
 import numpy as np
 
 from alta.errors import VerifyError
+from alta.inputs import MAX_LAYERS_LIMIT
 from alta.ir import dense, printer, sparse
 
 _ACTS = (dense.CLIPPED_RELU, dense.LINEAR)
@@ -30,8 +31,9 @@ def verify_dense(module: dense.Module) -> dense.Module:
     halt = module.loop.halt
     if halt is not None and not 0 <= halt.dim < module.d_model:
         _fail(module, f"halt dim {halt.dim} is outside [0, {module.d_model})")
-    if module.loop.max_layers is not None and module.loop.max_layers < 0:
-        _fail(module, f"max_layers must be at least 0, got {module.loop.max_layers}")
+    layers = module.loop.max_layers
+    if layers is not None and not 0 <= layers <= MAX_LAYERS_LIMIT:
+        _fail(module, f"max_layers must be in [0, 2**63 - 1] (layers count in int64), got {layers}")
     slot = module.readout.slot
     if slot not in module.layout:
         _fail(module, f"readout slot '%{slot.var}' [{slot.start}:{slot.stop}] is not in the layout")
