@@ -58,9 +58,14 @@ def inputs(case_name: str, lengths: Iterable[int], per_length: int, seed: int) -
     make = _maker(case_name)
     case = programs.get(case_name)
     lengths = list(lengths)
-    bad = [n for n in lengths if isinstance(n, bool) or not isinstance(n, int) or n < 0]
+    bad = [
+        n
+        for n in lengths
+        if isinstance(n, bool | np.bool_) or not isinstance(n, int | np.integer) or n < 0
+    ]
     if bad:
         raise LearnError(f"inputs('{case_name}'): lengths are ints >= 0, got {bad[0]!r}")
+    lengths = [int(n) for n in lengths]  # numpy ints too (np.arange(1, 6))
     if per_length < 1:
         raise LearnError(f"inputs('{case_name}'): per_length must be at least 1, got {per_length}")
     rng = np.random.default_rng(seed)

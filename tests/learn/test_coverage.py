@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -86,3 +87,9 @@ def test_bad_arguments_are_learn_errors(call, message: str) -> None:  # type: ig
     """They were plain ValueErrors (numpy's "negative dimensions" for a length of -1)."""
     with pytest.raises(LearnError, match=message):
         call()
+
+
+def test_numpy_lengths_are_the_lengths_they_hold() -> None:
+    made = data.inputs("parity_sum_mod_2", np.arange(2, 4), 3, 0)
+    assert made == data.inputs("parity_sum_mod_2", [2, 3], 3, 0)
+    assert {x.length for x in made} == {2, 3}
