@@ -103,7 +103,9 @@ def read_manifest(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
         )
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError too
+    except OSError as exc:
+        raise TraceError(f"{path}: cannot read the trace manifest ({exc})") from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise TraceError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(manifest, dict):
         raise TraceError(f"{path}: not an {FORMAT} v{FORMAT_VERSION} manifest")
@@ -132,23 +134,25 @@ def read(out_dir: str | os.PathLike[str]) -> Iterator[Trace]:
         noise = None if manifest["noise"] is None else tuple(manifest["noise"])
         shards = [str(shard["file"]) for shard in manifest["shards"]]
         seed = int(manifest["seed"])
+        named = {key: manifest[key] for key in ("program", "output", "d_model")}
+        sparse_text = manifest.get("sparse_ir")
+        if sparse_text is not None and not isinstance(sparse_text, str):
+            raise TypeError(f"sparse_ir is {type(sparse_text).__name__}, not IR2 text")
     except (KeyError, TypeError, ValueError) as exc:
         path = Path(out_dir) / MANIFEST
         raise TraceError(f"{path}: a damaged manifest ({type(exc).__name__}: {exc})") from None
     sparse_ir = None
-    if manifest.get("sparse_ir"):
+    if sparse_text:
         from alta.ir import parser
 
-        sparse_ir = parser.parse_sparse(manifest["sparse_ir"])
+        sparse_ir = parser.parse_sparse(sparse_text)
     for k, name in enumerate(shards):
         path = Path(out_dir) / name
         z = _load_shard(path)
         try:
             offsets, tokens = z["inputs.offsets"], z["inputs.tokens"]
             trace = Trace(
-                program=manifest["program"],
-                output=manifest["output"],
-                d_model=manifest["d_model"],
+                **named,
                 layout=layout,
                 variables=variables,
                 sequence=z["sequence"],

@@ -116,10 +116,14 @@ def test_a_manifest_missing_fields_is_a_trace_error(compiled, tmp_path: Path) ->
     traces.write(program, batch, tmp_path, model=model)
     path = tmp_path / "manifest.json"
     manifest = json.loads(path.read_text())
-    del manifest["layout"]
-    path.write_text(json.dumps(manifest))
-    with pytest.raises(TraceError, match="damaged manifest"):
-        list(traces.read(tmp_path))
+    for damage in ({"layout": None}, {"program": None}, {"sparse_ir": 5}):
+        ((key, value),) = damage.items()
+        edited = {k: v for k, v in manifest.items() if k != key}
+        if value is not None:
+            edited[key] = value
+        path.write_text(json.dumps(edited))
+        with pytest.raises(TraceError, match=r"manifest\.json: a damaged manifest"):
+            list(traces.read(tmp_path))
     path.write_text("[1, 2]")
     with pytest.raises(TraceError, match="not an alta-traces"):
         list(traces.read(tmp_path))
