@@ -35,8 +35,7 @@ from alta import __version__, cli_commands, passes
 from alta.cli_commands import default_pipeline, is_ir_file, load_ir
 from alta.errors import AltaError, UsageError
 from alta.passes import instrument
-from alta.programs.spec import import_file, is_path, load_program
-from alta.programs.spec import import_module as _import
+from alta.programs.spec import import_user, load_program
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -148,10 +147,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def opt_command(ns: argparse.Namespace) -> int:
     for module_name in ns.load:
-        if is_path(module_name):
-            import_file(module_name, f"--load {module_name}")
-        else:
-            _import(module_name, f"--load {module_name}")
+        import_user(module_name, f"--load {module_name}")
     if ns.list_passes:
         print(passes.list_passes())
         return 0

@@ -33,10 +33,7 @@ def load_program(spec: str) -> tuple[symbolic.Program, int | None]:
         raise UsageError(
             f"program '{spec}' must look like module:function or path/to/file.py:function"
         )
-    if is_path(module_name):
-        module = import_file(module_name, f"program '{spec}'")
-    else:
-        module = import_module(module_name, f"program '{spec}'")
+    module = import_user(module_name, f"program '{spec}'")
     target: Any = module
     for part in attr.split("."):
         if not hasattr(target, part):
@@ -46,6 +43,11 @@ def load_program(spec: str) -> tuple[symbolic.Program, int | None]:
         target = getattr(target, part)
     program = target if isinstance(target, symbolic.Program) else _call(spec, target)
     return program, None
+
+
+def import_user(name: str, what: str) -> Any:
+    """Import the user's module or file (path/to/file.py), as `name` says."""
+    return import_file(name, what) if is_path(name) else import_module(name, what)
 
 
 def import_module(module_name: str, what: str) -> Any:
