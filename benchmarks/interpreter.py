@@ -271,7 +271,9 @@ def machine_info() -> dict[str, Any]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="batch 32, one timed run")
-    parser.add_argument("--batch", type=int, default=None, help="sequences per batch (256)")
+    parser.add_argument(
+        "--batch", type=int, default=None, help="sequences per batch (256; 64 with --paper)"
+    )
     parser.add_argument("--repeats", type=int, default=None, help="timed runs (3; 5 with --paper)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

@@ -1,5 +1,5 @@
 """Lowering explicit rule programs: rules that differ only in the old value of the
-variable they write become one IR2 rule (docs/passes.md, lower-symbolic-to-sparse).
+variable they write become one IR2 rule (docs/pipelines.md, "merge-olds").
 
 The lowered rules are checked against the program's own rules evaluated in plain Python
 on every state, and compiled models against the interpreter and a plain-Python reference
