@@ -190,14 +190,20 @@ def _check_rule(
         raise ProgramError(
             f"rule #{index}: lhs {rule.lhs!r} is not a sequence of (variable, value) pairs"
         ) from None
-    if not all(isinstance(n, str) for n in (*names, rule.var)):
+    try:  # (lhs names are checked below, where a (name, value) pair is first met)
+        twice, named = len(set(names)) != len(names), type(rule.var) is str
+    except TypeError:  # an unhashable name
+        named = False
+    if not named:
         raise ProgramError(f"{where()}: a variable name is not a string")
-    if len(set(names)) != len(names):
+    if twice:
         raise ProgramError(f"{where()}: a variable appears twice in the lhs")
     for name, value in (*rule.lhs, (rule.var, rule.old)):
         key = (name, value) if type(value) is int else None
         if key in passed:
             continue
+        if type(name) is not str:
+            raise ProgramError(f"{where()}: a variable name is not a string")
         if name not in variables:
             raise ProgramError(f"{where()}: " + _unknown(program, "atom", name))
         why = symbolic.value_error(variables[name], value)
