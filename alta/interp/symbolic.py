@@ -152,7 +152,8 @@ def apply_writes(
             if floats:
                 differs &= ~(np.isnan(new) & np.isnan(old))
             moves = np.count_nonzero(differs)
-            resigned = floats and _resigned(new, old)  # (before the put: `old` may view it)
+            # (before the put: `old` may view it; a move touches the variable anyway)
+            resigned = floats and not moves and _resigned(new, old)
             if moves or floats:  # (floats are put anyway: -0.0 == 0.0, but not its bits)
                 if where.index is None:
                     np.copyto(target, new.reshape(target.shape))
@@ -164,9 +165,9 @@ def apply_writes(
             differs = values != old
             if floats:
                 differs &= ~(np.isnan(values) & np.isnan(old))
-            resigned = floats and _resigned(values, old)  # (`take` copied `old`)
-            target.put(at, values)
             moves = np.count_nonzero(differs)
+            resigned = floats and not moves and _resigned(values, old)  # (`take` copied `old`)
+            target.put(at, values)
             if moves:
                 differs = _spread(differs, pos, len(where))
         if moves or resigned:  # a read of the new bits may differ (the read tree keys bits)
