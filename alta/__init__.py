@@ -52,5 +52,6 @@ def load(path: str | os.PathLike[str], backend: str = "numpy", **options: Any) -
     executor = base.get(backend).build(module, **options)
     stats = compiler.statistics(module, None)
     stats["rules"] = header.stats.get("rules")
-    compiler.check_dtype(stats, options.get("dtype", "float32"))
+    dtype = options.get("dtype", base.Options().dtype)  # (the backends' default)
+    compiler.check_dtype(stats, dtype, stacklevel=3)
     return CompiledModel(ir=module, backend=backend, executor=executor, stats=stats)

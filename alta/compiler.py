@@ -80,7 +80,9 @@ def _check_arguments(pipeline: Any, instrument: Any, strict: Any) -> list[Any]:
         ) from None
 
 
-def check_dtype(stats: dict[str, Any], dtype: Any, strict: bool = False) -> None:
+def check_dtype(
+    stats: dict[str, Any], dtype: Any, strict: bool = False, *, stacklevel: int = 4
+) -> None:
     """A model built in a dtype it is not certified exact in (docs/encodings.md,
     "Precision") may give wrong outputs, silently: say so (a CompileWarning, or with
     `strict` a CompileError)."""
@@ -95,7 +97,7 @@ def check_dtype(stats: dict[str, Any], dtype: Any, strict: bool = False) -> None
     )
     if strict:
         raise CompileError(f"strict=True: {why}")
-    warnings.warn(why + ". Pass strict=True to make this an error.", CompileWarning, stacklevel=4)
+    warnings.warn(why + ". Pass strict=True to make this an error.", CompileWarning, stacklevel=stacklevel)
 
 
 def _run_pipeline(program: symbolic.Program, pm: passes.PassManager, strict: bool) -> list[Any]:
