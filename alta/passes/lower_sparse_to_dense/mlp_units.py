@@ -382,14 +382,7 @@ class _Indicators:
             return None
         rule_units = []
         for rule in live:
-            forms = []
-            for atom in rule.atoms:
-                if atom.var == var and None in atom.values and None in self.reach[var]:
-                    exact = self.indicator(atom.var, atom.values, True)
-                    form = _add((exact, 1.0), (self.is_none(var), 1.0))
-                else:
-                    form = self.indicator(atom.var, atom.values)
-                forms.append((form, 1.0))
+            forms = [(self.indicator(atom.var, atom.values), 1.0) for atom in rule.atoms]
             forms.extend((self.equal(x, y), 1.0) for x, y in rule.equals)
             tests = len(rule.atoms) + len(rule.equals)
             form = _add(*forms, (({}, -float(tests - 1)), 1.0))
